@@ -1,0 +1,59 @@
+"""NAS-Bench-201: the cell space, its encodings and canonical forms, the network and its counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ...initialization import INIT_SCHEMES, initialize
+from .counts import count_flops, count_params, nb201_counts, nb201_flops, nb201_params
+from .network import Cell, NB201Network
+from .space import (
+    CANONICAL_RULES,
+    EDGES,
+    NASLIB_OPS,
+    NUM_ARCHS,
+    NUM_EDGES,
+    OPS,
+    all_archs,
+    arch_to_index,
+    arch_to_naslib,
+    arch_to_ops,
+    canonical_key,
+    index_to_arch,
+    is_zero_cell,
+    naslib_to_arch,
+    naslib_to_ops,
+    num_unique,
+    ops_to_arch,
+    ops_to_naslib,
+    parse_arch,
+    representative_index,
+    sample_indices,
+    unique_indices,
+)
+
+
+def build_network(arch: str | int | Sequence[int], C: int = 16, N: int = 5, num_classes: int = 10,
+                  in_channels: int = 3, *, seed: int | None = None, init: str = "default") -> NB201Network:
+    """The NB201 "infer.tiny" network for ``arch`` (string, official index or op-index tuple).
+
+    With ``seed`` the weights are initialized by ``init`` (one of :data:`INIT_SCHEMES`) from that seed, so the
+    same seed gives bitwise-identical weights; without it PyTorch's default init draws from the global RNG.
+    """
+    if init not in INIT_SCHEMES:
+        raise ValueError(f"unknown init scheme {init!r}; valid: {', '.join(INIT_SCHEMES)}")
+    model = NB201Network(parse_arch(arch), C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+    if seed is not None:
+        initialize(model, init, seed)
+    elif init != "default":
+        initialize(model, init, 0)
+    return model
+
+
+__all__ = [
+    "CANONICAL_RULES", "EDGES", "INIT_SCHEMES", "NASLIB_OPS", "NUM_ARCHS", "NUM_EDGES", "OPS", "Cell",
+    "NB201Network", "all_archs", "arch_to_index", "arch_to_naslib", "arch_to_ops", "build_network",
+    "canonical_key", "count_flops", "count_params", "index_to_arch", "initialize", "is_zero_cell",
+    "naslib_to_arch", "naslib_to_ops", "nb201_counts", "nb201_flops", "nb201_params", "num_unique",
+    "ops_to_arch", "ops_to_naslib", "parse_arch", "representative_index", "sample_indices", "unique_indices",
+]

@@ -1,0 +1,82 @@
+"""Score one or many proxies on one network, sharing passes; the public ``score`` function."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .context import ProxyContext, ProxyError
+from .registry import ProxySpec, get_spec
+
+
+@dataclass
+class ProxyResult:
+    proxy: str
+    score: float
+    seconds: float
+    status: str  # "ok" | "nan" (non-finite value, reported as is) | "error"
+    error: str = ""
+
+
+def check_requirements(spec: ProxySpec, ctx: ProxyContext) -> None:
+    """Raise :class:`ProxyError` naming the proxy and what is missing."""
+    if spec.labels and ctx.targets is None:
+        raise ProxyError(f"proxy {spec.name!r} needs labels (targets), none were given")
+    if spec.teacher and ctx.teacher is None:
+        raise ProxyError(f"proxy {spec.name!r} needs a teacher network (option teacher=...), none was given")
+    if len(ctx.batches) < spec.batches:
+        raise ProxyError(f"proxy {spec.name!r} needs at least {spec.batches} input batches, got "
+                         f"{len(ctx.batches)}")
+
+
+def run_proxy(spec: ProxySpec, ctx: ProxyContext) -> float:
+    check_requirements(spec, ctx)
+    raw = spec.fn(ctx)
+    if torch.is_tensor(raw):
+        raw = raw.item()
+    value = float(raw)
+    return spec.direction * value if not math.isnan(value) else value
+
+
+def score_many(names: Iterable[str], ctx: ProxyContext, *, raise_errors: bool = False) -> list[ProxyResult]:
+    """Score ``names`` on one context; passes are shared. Errors are captured per proxy unless
+    ``raise_errors``."""
+    specs = [get_spec(n) for n in names]
+    out = []
+    for spec in specs:
+        t0 = time.perf_counter()
+        try:
+            value = run_proxy(spec, ctx)
+            status = "ok" if math.isfinite(value) else "nan"
+            out.append(ProxyResult(spec.name, value, time.perf_counter() - t0, status))
+        except Exception as exc:
+            if raise_errors:
+                raise
+            out.append(ProxyResult(spec.name, math.nan, time.perf_counter() - t0, "error",
+                                   f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def make_context(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None,
+                 **options) -> ProxyContext:
+    known = {"batches", "teacher", "seed", "num_classes", "arch"}
+    kw = {k: options.pop(k) for k in list(options) if k in known}
+    return ProxyContext(model, inputs, targets, options=options, **kw)
+
+
+def score(name: str, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None,
+          **options) -> float:
+    """Score one proxy on one network (higher = predicted better). Non-finite values are returned as is.
+
+    Options: ``seed`` (default 0), ``teacher`` (a network, for KD-aware proxies), ``batches`` (a list of
+    (inputs, targets) pairs for proxies needing several), ``num_classes``, ``arch`` (the NB201 arch string,
+    lets analytic proxies skip measuring), and per-proxy options.
+    """
+    spec = get_spec(name)
+    ctx = make_context(model, inputs, targets, **options)
+    return run_proxy(spec, ctx)
