@@ -1,0 +1,1 @@
+"""Sub-commands of the ``proxybench`` CLI, one module each (see :mod:`proxybench.cli`)."""
