@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
+
 from ...initialization import INIT_SCHEMES, initialize
-from .counts import count_flops, count_params, nb201_counts, nb201_flops, nb201_params
+from .counts import FLOP_CONVENTIONS, count_flops, count_params, nb201_counts, nb201_flops, nb201_params
 from .network import Cell, NB201Network
 from .space import (
     CANONICAL_RULES,
@@ -42,16 +44,20 @@ def build_network(arch: str | int | Sequence[int], C: int = 16, N: int = 5, num_
     """
     if init not in INIT_SCHEMES:
         raise ValueError(f"unknown init scheme {init!r}; valid: {', '.join(INIT_SCHEMES)}")
-    model = NB201Network(parse_arch(arch), C=C, N=N, num_classes=num_classes, in_channels=in_channels)
-    if seed is not None:
-        initialize(model, init, seed)
-    elif init != "default":
-        initialize(model, init, 0)
-    return model
+    arch = parse_arch(arch)
+    if seed is None:
+        model = NB201Network(arch, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+        return initialize(model, init, 0) if init != "default" else model
+    # construction draws from the global RNG: do it inside a forked, seeded state so the caller's RNG is untouched
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = NB201Network(arch, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+    return initialize(model, init, seed)
 
 
 __all__ = [
-    "CANONICAL_RULES", "EDGES", "INIT_SCHEMES", "NASLIB_OPS", "NUM_ARCHS", "NUM_EDGES", "OPS", "Cell",
+    "CANONICAL_RULES", "EDGES", "FLOP_CONVENTIONS", "INIT_SCHEMES", "NASLIB_OPS", "NUM_ARCHS", "NUM_EDGES", "OPS",
+    "Cell",
     "NB201Network", "all_archs", "arch_to_index", "arch_to_naslib", "arch_to_ops", "build_network",
     "canonical_key", "count_flops", "count_params", "index_to_arch", "initialize", "is_zero_cell",
     "naslib_to_arch", "naslib_to_ops", "nb201_counts", "nb201_flops", "nb201_params", "num_unique",

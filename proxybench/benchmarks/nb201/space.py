@@ -184,7 +184,8 @@ def parse_arch(spec: str | int | Sequence[int]) -> str:
 #                through skips counts twice), an avg-pool is parameter-free. Keys are exact canonical
 #                labellings (minimum over renamings of the conv instances), never hashes, so two cells
 #                share a key only if their outputs are the same expression up to renaming of weights.
-#                15,625 cells -> 5,260 classes. Cells in one class have the same parameter count.
+#                15,625 cells -> 5,260 classes. Cells in one class have the same number of parameters on
+#                live edges (dead edges still carry weights that never reach the output).
 # ``"nb201"``    the rule behind the NB201 paper's count of 6,466 unique topologies (xautodl's
 #                ``CellStructure.to_unique_str(consider_zero=True)``): skip contracted, zero terms kept in
 #                the sum as a marker, terms joined as sorted strings. Provided to reproduce that number; it
