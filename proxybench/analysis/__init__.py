@@ -1,0 +1,50 @@
+"""Analysis of a run: correlations, rank ensembles, figures, reports and exports.
+
+``correlate(scores, ground_truth)`` -> tidy correlations; ``add_ensembles(scores, {name: [proxies]})`` ->
+scores with ensemble proxies; ``write_report(run_dir)`` -> (report.md, report.html);
+``export_tables(run_dir or {name: DataFrame}, formats)`` -> CSV / Parquet files; ``load_run(run_dir)`` -> the
+tables of a run directory. The figure and report functions import matplotlib on first use only.
+"""
+
+from importlib import import_module
+
+from .correlation import (
+    COLUMNS,
+    CORRELATIONS,
+    HEADLINE,
+    NOISE_CEILING,
+    best_percentile,
+    bootstrap_ci,
+    correlate,
+    ground_truth_names,
+    ground_truth_values,
+    headline,
+    noise_ceiling,
+    proxy_rank_correlation,
+    topk_overlap,
+)
+from .ensembles import METHODS as ENSEMBLE_METHODS
+from .ensembles import add_ensembles, majority_vote, rank_sum
+from .export import export_tables
+from .rundir import RunData, load_run, read_table, write_table
+
+_LAZY = {
+    "make_figures": "plots", "plot_correlation_bars": "plots", "plot_heatmap": "plots",
+    "plot_kd_vs_vanilla": "plots", "plot_proxy_matrix": "plots", "plot_scatter_grid": "plots",
+    "proxy_colors": "plots", "write_report": "report",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "COLUMNS", "CORRELATIONS", "ENSEMBLE_METHODS", "HEADLINE", "NOISE_CEILING", "RunData", "add_ensembles",
+    "best_percentile", "bootstrap_ci", "correlate", "export_tables", "ground_truth_names", "ground_truth_values",
+    "headline", "load_run", "majority_vote", "make_figures", "noise_ceiling", "plot_correlation_bars",
+    "plot_heatmap", "plot_kd_vs_vanilla", "plot_proxy_matrix", "plot_scatter_grid", "proxy_colors",
+    "proxy_rank_correlation", "rank_sum", "read_table", "topk_overlap", "write_report", "write_table",
+]

@@ -1,0 +1,435 @@
+"""Figures of a run (matplotlib, drawn off-screen with the Agg canvas; pyplot is never used, so no display is
+needed and no global state is touched).
+
+* :func:`plot_scatter_grid` -- one panel per proxy: score rank (or raw score) vs ground truth, tau/rho in titles;
+* :func:`plot_correlation_bars` -- tau and rho per proxy, sorted, with CI error bars and the noise ceiling;
+* :func:`plot_heatmap` -- proxies x ground truths, annotated, diverging colours centred at 0;
+* :func:`plot_proxy_matrix` -- proxy-proxy Kendall tau of the scores;
+* :func:`plot_kd_vs_vanilla` -- KD vs vanilla accuracy with each architecture's rank shift.
+
+Every figure takes an optional ``colors`` mapping from :func:`proxy_colors` so a proxy keeps one colour
+throughout a report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import TwoSlopeNorm, to_hex
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from .correlation import (
+    HEADLINE,
+    NOISE_CEILING,
+    _normalise_ground_truth,
+    _normalise_scores,
+    headline,
+    join_key,
+    point_estimate,
+    proxy_rank_correlation,
+    score_matrix,
+    seed_averaged,
+)
+from .correlation import (
+    ground_truth_values as _gt_values,
+)
+
+DPI = 110
+FONT = {"title": 11, "label": 10, "tick": 9, "annot": 8}
+NOISE_COLOR = "#222222"
+
+
+def proxy_colors(proxies: Sequence[str]) -> dict[str, str]:
+    """One fixed colour per proxy: the sorted names take strong qualitative colours in turn (``tab10``, then the
+    dark and medium shades of ``tab20b``, then ``Dark2``; no pale tints); the noise ceiling is near-black."""
+    names = sorted(dict.fromkeys(p for p in proxies if p != NOISE_CEILING))
+    t20b = colormaps["tab20b"].colors
+    colours = list(colormaps["tab10"].colors) + list(t20b[0::4]) + list(t20b[2::4]) + list(colormaps["Dark2"].colors)
+    palette = list(dict.fromkeys(to_hex(c) for c in colours))
+    out = {p: palette[i % len(palette)] for i, p in enumerate(names)}
+    out[NOISE_CEILING] = NOISE_COLOR
+    return out
+
+
+def _new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as PNG to ``path`` (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=DPI)
+    return path
+
+
+def _style(ax) -> None:
+    ax.tick_params(labelsize=FONT["tick"])
+    ax.grid(True, alpha=0.25, linewidth=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _fmt(v: float, digits: int = 2) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _value(corr: pd.DataFrame | None, proxy: str, gt: str, statistic: str) -> float:
+    if corr is None:
+        return math.nan
+    m = corr[(corr["proxy"] == proxy) & (corr["ground_truth"] == gt) & (corr["statistic"] == statistic)
+             & (corr["seed"].astype(str) == HEADLINE)]
+    return float(m["value"].iloc[0]) if len(m) else math.nan
+
+
+def _order_by_tau(corr: pd.DataFrame | None, gt: str | None, proxies: Sequence[str]) -> list[str]:
+    if corr is None or gt is None:
+        return list(proxies)
+    tau = {p: _value(corr, p, gt, "kendall") for p in proxies}
+    return sorted(proxies, key=lambda p: (-(tau[p]) if np.isfinite(tau[p]) else math.inf, p))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# (a) scatter grid
+# ----------------------------------------------------------------------------------------------------------
+
+def plot_scatter_grid(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground_truth_name: str | None = None,
+                      correlations: pd.DataFrame | None = None, *, x: str = "rank",
+                      proxies: Sequence[str] | None = None, colors: Mapping[str, str] | None = None,
+                      ncols: int = 4, path: str | Path | None = None) -> Figure:
+    """Grid of panels, one per proxy: seed-averaged score (``x="score"``) or its percentile rank among the
+    plotted architectures (``x="rank"``, default; robust to proxies spanning many orders of magnitude)
+    against the ground truth. Each title gives tau and rho (from ``correlations`` when given, else computed)."""
+    if x not in ("rank", "score"):
+        raise ValueError(f"x must be 'rank' or 'score', got {x!r}")
+    sc = _normalise_scores(scores)
+    gt = _normalise_ground_truth(ground_truth)
+    key = join_key(sc, gt)
+    name = ground_truth_name or gt["_name"].iloc[0]
+    truth = _gt_values(gt, name, key=key)
+    name = truth.name
+    proxies = list(dict.fromkeys(sc["proxy"])) if proxies is None else list(proxies)
+    proxies = _order_by_tau(correlations, name, proxies)
+    colors = dict(colors or proxy_colors(proxies))
+    ncols = max(1, min(ncols, len(proxies)))
+    nrows = math.ceil(len(proxies) / ncols)
+    # fixed margins in inches (a constrained layout of many panels is slow to draw)
+    panel_w, panel_h, left, right, top, bottom, wgap, hgap = 2.6, 2.0, 0.75, 0.15, 0.75, 0.6, 0.55, 0.85
+    width = left + right + ncols * panel_w + (ncols - 1) * wgap
+    height = top + bottom + nrows * panel_h + (nrows - 1) * hgap
+    fig = _new_figure(width, height, layout=None)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
+                        wspace=wgap / panel_w, hspace=hgap / panel_h)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.ravel()[len(proxies):]:
+        ax.set_visible(False)
+    for ax, proxy in zip(axes.ravel(), proxies):
+        s = seed_averaged(score_matrix(sc, proxy, key=key))
+        s = s[s.index.isin(truth.index)]
+        s = s[np.isfinite(s.to_numpy())]
+        y = truth.loc[s.index].to_numpy(float)
+        xs = s.to_numpy(float)
+        tau = _value(correlations, proxy, name, "kendall")
+        rho = _value(correlations, proxy, name, "spearman")
+        if correlations is None:
+            tau = point_estimate("kendall", xs, y)[0]
+            rho = point_estimate("spearman", xs, y)[0]
+        xv = 100.0 * (scipy.stats.rankdata(xs) - 0.5) / max(len(xs), 1) if x == "rank" else xs
+        ax.scatter(xv, y, s=9, alpha=0.65, color=colors.get(proxy, "C0"), edgecolors="none")
+        ax.set_title(f"{proxy} (n={len(xs)})\nτ = {_fmt(tau)}   ρ = {_fmt(rho)}", fontsize=FONT["title"])
+        if x == "score" and len(xs) and np.all(xs > 0) and xs.max() / xs.min() > 1e3:
+            ax.set_xscale("log")
+        _style(ax)
+    for ax in axes[-1]:
+        ax.set_xlabel("score rank (percentile)" if x == "rank" else "score", fontsize=FONT["label"])
+    for r in range(nrows):
+        axes[r, 0].set_ylabel(name, fontsize=FONT["label"])
+    # the last row may be partly hidden: label the visible panels above the gaps too
+    for i, ax in enumerate(axes.ravel()[:len(proxies)]):
+        if i + ncols >= len(proxies):
+            ax.set_xlabel("score rank (percentile)" if x == "rank" else "score", fontsize=FONT["label"])
+    fig.suptitle(f"Proxy {'rank' if x == 'rank' else 'score'} vs {name}", fontsize=FONT["title"] + 2,
+                 y=1 - 0.12 / height, va="top")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# (b) bars
+# ----------------------------------------------------------------------------------------------------------
+
+def plot_correlation_bars(correlations: pd.DataFrame, ground_truth_name: str | None = None, *,
+                          colors: Mapping[str, str] | None = None, path: str | Path | None = None) -> Figure:
+    """Kendall tau (solid) and Spearman rho (hatched) per proxy, sorted by tau, with their bootstrap CIs as
+    error bars and the noise ceiling (seed-to-seed tau and rho of the ground truth) as horizontal lines."""
+    head = headline(correlations)
+    name = ground_truth_name or head["ground_truth"].iloc[0]
+    if name not in set(head["ground_truth"]):
+        raise ValueError(f"unknown ground truth {name!r}; valid: {', '.join(head['ground_truth'].unique())}")
+    head = head[head["ground_truth"] == name]
+    proxies = [p for p in dict.fromkeys(head["proxy"]) if p != NOISE_CEILING]
+    proxies = _order_by_tau(correlations, name, proxies)
+    colors = dict(colors or proxy_colors(proxies))
+    fig_w = max(6.5, 0.62 * len(proxies) + 2.5)
+    fig = _new_figure(fig_w, 4.8)
+    ax = fig.subplots()
+    xpos = np.arange(len(proxies))
+    width = 0.38
+    lows, highs = [0.0], [0.0]
+    for j, (stat, label, hatch, alpha) in enumerate((("kendall", "Kendall τ", None, 0.95),
+                                                      ("spearman", "Spearman ρ", "///", 0.55))):
+        rows = head[head["statistic"] == stat].set_index("proxy")
+        vals = np.array([rows["value"].get(p, np.nan) for p in proxies], dtype=float)
+        lo = np.array([rows["ci_low"].get(p, np.nan) for p in proxies], dtype=float)
+        hi = np.array([rows["ci_high"].get(p, np.nan) for p in proxies], dtype=float)
+        err = np.vstack([np.where(np.isfinite(lo), vals - lo, 0), np.where(np.isfinite(hi), hi - vals, 0)])
+        err = np.clip(np.nan_to_num(err), 0, None)
+        ax.bar(xpos + (j - 0.5) * width, np.nan_to_num(vals), width, color=[colors.get(p, "C0") for p in proxies],
+               alpha=alpha, hatch=hatch, edgecolor="#333333", linewidth=0.5, label=label,
+               yerr=err, error_kw={"elinewidth": 0.9, "capsize": 2.5, "ecolor": "#333333"})
+        lows += list(lo[np.isfinite(lo)]) + list(vals[np.isfinite(vals)])
+        highs += list(hi[np.isfinite(hi)]) + list(vals[np.isfinite(vals)])
+    nc = head[head["proxy"] == NOISE_CEILING].set_index("statistic")
+    for stat, style, label in (("kendall", "--", "noise ceiling τ"), ("spearman", ":", "noise ceiling ρ")):
+        if stat in nc.index and np.isfinite(nc.loc[stat, "value"]):
+            v = float(nc.loc[stat, "value"])
+            ax.axhline(v, color=NOISE_COLOR, linestyle=style, linewidth=1.3,
+                       label=f"{label} = {v:.2f} (n={int(nc.loc[stat, 'n'])})")
+            highs.append(v)
+    ax.axhline(0, color="#555555", linewidth=0.8)
+    handles = [Patch(facecolor="#777777", edgecolor="#333333", label="Kendall τ (bar colour = proxy)"),
+               Patch(facecolor="#bbbbbb", edgecolor="#333333", hatch="///", label="Spearman ρ")]
+    handles += [h for h in ax.get_legend_handles_labels()[0] if isinstance(h, Line2D)]
+    ax.set_xticks(xpos, proxies, rotation=40 if len(proxies) > 5 else 0, ha="right" if len(proxies) > 5 else "center",
+                  fontsize=FONT["tick"])
+    ax.set_ylabel(f"correlation with {name}", fontsize=FONT["label"])
+    ax.set_xlabel("proxy (sorted by Kendall τ)", fontsize=FONT["label"])
+    ax.set_ylim(max(-1.05, min(lows) - 0.08), min(1.05, max(highs) + 0.12))
+    ax.set_xlim(-0.7, len(proxies) - 0.3)
+    fig.legend(handles=handles, fontsize=FONT["annot"], loc="outside lower center",
+               ncols=len(handles) if fig_w >= 11 else 2, frameon=False)
+    fig.suptitle(f"Rank correlation of each proxy with {name} (error bars: 95% bootstrap CI)",
+                 fontsize=FONT["title"])
+    _style(ax)
+    ax.grid(False, axis="x")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# (c) heatmap, (d) proxy matrix
+# ----------------------------------------------------------------------------------------------------------
+
+def _annotated_matrix(ax, values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, rotate: bool):
+    norm = TwoSlopeNorm(vmin=-1.0, vcenter=0.0, vmax=1.0)
+    cmap = colormaps["RdBu_r"].with_extremes(bad="#dddddd")
+    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=35 if rotate else 0, ha="right" if rotate else "center",
+                  fontsize=FONT["tick"])
+    ax.set_yticks(range(len(rows)), rows, fontsize=FONT["tick"])
+    if values.size <= 900:
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                v = values[i, j]
+                ax.text(j, i, _fmt(v), ha="center", va="center", fontsize=FONT["annot"],
+                        color="white" if np.isfinite(v) and abs(v) > 0.6 else "black")
+    ax.tick_params(length=0)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    return im
+
+
+def plot_heatmap(correlations: pd.DataFrame, *, statistic: str = "kendall", path: str | Path | None = None
+                 ) -> Figure:
+    """Proxies (rows, sorted by mean value) x ground truths (columns) of one headline statistic, annotated;
+    the noise ceiling, when present, is the bottom row."""
+    head = headline(correlations, statistic)
+    if head.empty:
+        raise ValueError(f"no headline rows of statistic {statistic!r} in the correlations")
+    wide = head.pivot(index="proxy", columns="ground_truth", values="value")
+    wide = wide[list(dict.fromkeys(head["ground_truth"]))]
+    nc = wide.loc[[NOISE_CEILING]] if NOISE_CEILING in wide.index else None
+    wide = wide.drop(index=NOISE_CEILING, errors="ignore")
+    wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False, na_position="last").index]
+    if nc is not None:
+        wide = pd.concat([wide, nc])
+    label = {"kendall": "Kendall τ", "spearman": "Spearman ρ", "pearson": "Pearson r"}.get(statistic, statistic)
+    fig = _new_figure(max(4.8, 1.25 * wide.shape[1] + 3.2), max(3.0, 0.36 * wide.shape[0] + 1.6))
+    ax = fig.subplots()
+    im = _annotated_matrix(ax, wide.to_numpy(float), list(wide.index), list(wide.columns),
+                           rotate=wide.shape[1] > 3)
+    if nc is not None:
+        ax.axhline(len(wide) - 1.5, color="black", linewidth=1.2)
+    fig.colorbar(im, ax=ax, label=label, shrink=0.9)
+    ax.set_xlabel("ground truth", fontsize=FONT["label"])
+    ax.set_ylabel("proxy", fontsize=FONT["label"])
+    ax.set_title(f"{label} of each proxy with each ground truth", fontsize=FONT["title"])
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_proxy_matrix(scores: pd.DataFrame, *, proxies: Sequence[str] | None = None,
+                      order: Sequence[str] | None = None, path: str | Path | None = None) -> Figure:
+    """Kendall tau-b between the rankings of every pair of proxies (seed-averaged scores, architectures where
+    both are finite): which proxies carry the same information."""
+    mat = proxy_rank_correlation(scores, proxies)
+    if order is not None:
+        order = [p for p in order if p in mat.index] + [p for p in mat.index if p not in order]
+        mat = mat.loc[order, order]
+    n = len(mat)
+    fig = _new_figure(max(5.6, 0.5 * n + 2.4), max(4.2, 0.45 * n + 1.6))
+    ax = fig.subplots()
+    im = _annotated_matrix(ax, mat.to_numpy(float), list(mat.index), list(mat.columns), rotate=True)
+    fig.colorbar(im, ax=ax, label="Kendall τ", shrink=0.9)
+    ax.set_title("Agreement between proxy rankings (Kendall τ)", fontsize=FONT["title"])
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# (e) KD vs vanilla
+# ----------------------------------------------------------------------------------------------------------
+
+def kd_vanilla_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(kd, vanilla) pairs among ground-truth names whose metrics differ only by ``kd`` <-> ``vanilla``
+    (e.g. ``kd_acc`` / ``vanilla_acc``, same data set)."""
+    names = list(names)
+    out = []
+    for n in names:
+        ds, _, metric = n.rpartition("/")
+        if "kd" in metric:
+            v = metric.replace("kd", "vanilla", 1)
+            partner = f"{ds}/{v}" if ds else v
+            if partner in names:
+                out.append((n, partner))
+    return out
+
+
+def plot_kd_vs_vanilla(ground_truth: pd.DataFrame, kd_name: str, vanilla_name: str, *, n_labels: int = 6,
+                       path: str | Path | None = None) -> Figure:
+    """Left: vanilla (x) vs KD (y) accuracy, each architecture coloured by its rank shift (vanilla rank - KD
+    rank; positive = ranks higher under KD). Right: the two ranks with the y = x line (no shift). The
+    ``n_labels`` biggest movers are labelled with their arch index; the title gives Kendall tau."""
+    gt = _normalise_ground_truth(ground_truth)
+    key = "arch_index" if "arch_index" in gt.columns and gt["arch_index"].notna().all() else "arch"
+    kd = _gt_values(gt, kd_name, key=key)
+    va = _gt_values(gt, vanilla_name, key=key)
+    common = kd.index.intersection(va.index)
+    if len(common) < 3:
+        raise ValueError(f"{kd_name!r} and {vanilla_name!r} share only {len(common)} architecture(s); need >= 3")
+    kd, va = kd.loc[common], va.loc[common]
+    # rank 1 = best
+    r_kd = scipy.stats.rankdata(-kd.to_numpy(float))
+    r_va = scipy.stats.rankdata(-va.to_numpy(float))
+    shift = r_va - r_kd
+    tau, _ = point_estimate("kendall", kd.to_numpy(float), va.to_numpy(float))
+    lim = max(1.0, np.abs(shift).max())
+    norm = TwoSlopeNorm(vmin=-lim, vcenter=0.0, vmax=lim)
+    cmap = colormaps["coolwarm"]
+    fig = _new_figure(11.0, 4.8)
+    ax1, ax2 = fig.subplots(1, 2)
+    order = np.argsort(np.abs(shift))  # draw big movers last (on top)
+    ax1.scatter(va.to_numpy(float)[order], kd.to_numpy(float)[order], c=shift[order], cmap=cmap, norm=norm, s=22,
+                edgecolors="#333333", linewidths=0.3)
+    lo = min(va.min(), kd.min())
+    hi = max(va.max(), kd.max())
+    ax1.plot([lo, hi], [lo, hi], color="#888888", linewidth=0.9, linestyle="--", label="KD = vanilla")
+    ax1.set_xlabel(f"vanilla accuracy ({vanilla_name})", fontsize=FONT["label"])
+    ax1.set_ylabel(f"KD accuracy ({kd_name})", fontsize=FONT["label"])
+    ax1.legend(fontsize=FONT["annot"], loc="upper left")
+    sc2 = ax2.scatter(r_va[order], r_kd[order], c=shift[order], cmap=cmap, norm=norm, s=22, edgecolors="#333333",
+                      linewidths=0.3)
+    n = len(common)
+    ax2.plot([1, n], [1, n], color="#888888", linewidth=0.9, linestyle="--", label="same rank")
+    ax2.set_xlabel("vanilla rank (1 = best)", fontsize=FONT["label"])
+    ax2.set_ylabel("KD rank (1 = best)", fontsize=FONT["label"])
+    ax2.invert_xaxis()
+    ax2.invert_yaxis()
+    ax2.legend(fontsize=FONT["annot"], loc="upper left")
+    movers = np.argsort(-np.abs(shift), kind="stable")[:n_labels]
+    offsets = [(8, 6), (8, -13), (-10, 8), (-10, -15)]  # alternate so neighbouring labels do not collide
+    for j, i in enumerate(movers):
+        label = f"#{common[i]}"
+        dx, dy = offsets[j % len(offsets)]
+        ha = "left" if dx > 0 else "right"
+        arrow = {"arrowstyle": "-", "color": "#555555", "linewidth": 0.5, "shrinkA": 0, "shrinkB": 2}
+        ax1.annotate(label, (va.iloc[i], kd.iloc[i]), xytext=(dx, dy), textcoords="offset points", ha=ha,
+                     fontsize=FONT["annot"], arrowprops=arrow)
+        ax2.annotate(label, (r_va[i], r_kd[i]), xytext=(-dx, dy), textcoords="offset points",
+                     ha="right" if ha == "left" else "left", fontsize=FONT["annot"], arrowprops=arrow)
+    for ax in (ax1, ax2):
+        _style(ax)
+    fig.colorbar(sc2, ax=[ax1, ax2], label="rank shift = vanilla rank − KD rank\n(> 0: ranks higher under KD)",
+                 shrink=0.9)
+    best_va = int(np.argmin(r_va))
+    best_kd = int(np.argmin(r_kd))
+    fig.suptitle(f"KD vs vanilla accuracy, {n} architectures: Kendall τ = {_fmt(tau)}; best vanilla #{common[best_va]}"
+                 f" is KD rank {r_kd[best_va]:g}, best KD #{common[best_kd]} is vanilla rank {r_va[best_kd]:g}",
+                 fontsize=FONT["title"])
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# all figures of a run
+# ----------------------------------------------------------------------------------------------------------
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text).strip("_") or "x"
+
+
+def make_figures(scores: pd.DataFrame, ground_truth: pd.DataFrame | None, correlations: pd.DataFrame | None,
+                 out_dir: str | Path, *, max_ground_truths: int = 4) -> dict[str, Path]:
+    """Write every figure that the data allows under ``out_dir``; returns {caption: path}. The scatter grid
+    and the bar chart are drawn for each of the first ``max_ground_truths`` ground truths."""
+    out_dir = Path(out_dir)
+    out: dict[str, Path] = {}
+    sc = _normalise_scores(scores)
+    proxies = list(dict.fromkeys(sc["proxy"]))
+    colors = proxy_colors(proxies)
+    names: list[str] = []
+    if correlations is not None and len(correlations):
+        names = list(dict.fromkeys(headline(correlations)["ground_truth"]))
+    elif ground_truth is not None:
+        names = list(dict.fromkeys(_normalise_ground_truth(ground_truth)["_name"]))
+    first = names[0] if names else None
+    for name in names[:max_ground_truths]:
+        slug = _slug(name)
+        if correlations is not None and len(correlations):
+            fig = plot_correlation_bars(correlations, name, colors=colors)
+            out[f"Kendall τ and Spearman ρ per proxy vs {name}"] = save_figure(fig, out_dir / f"bars_{slug}.png")
+        if ground_truth is not None:
+            fig = plot_scatter_grid(sc, ground_truth, name, correlations, colors=colors)
+            out[f"Proxy rank vs {name}"] = save_figure(fig, out_dir / f"scatter_{slug}.png")
+    if correlations is not None and len(correlations) and len(names) >= 1:
+        fig = plot_heatmap(correlations, statistic="kendall")
+        out["Kendall τ of each proxy with each ground truth"] = save_figure(fig, out_dir / "heatmap_kendall.png")
+    if len(proxies) >= 2:
+        order = _order_by_tau(correlations, first, proxies)
+        fig = plot_proxy_matrix(sc, order=order)
+        out["Proxy–proxy Kendall τ"] = save_figure(fig, out_dir / "proxy_matrix.png")
+    if ground_truth is not None:
+        for kd, va in kd_vanilla_pairs(names or list(dict.fromkeys(_normalise_ground_truth(ground_truth)["_name"]))):
+            try:
+                fig = plot_kd_vs_vanilla(ground_truth, kd, va)
+            except ValueError:
+                continue
+            caption = f"{kd} vs {va}: rank shift under distillation"
+            out[caption] = save_figure(fig, out_dir / f"kd_vs_vanilla_{_slug(kd)}.png")
+    return out

@@ -1,0 +1,51 @@
+"""``proxybench report``: the report (and table exports) of a run directory."""
+
+from __future__ import annotations
+
+NAME = "report"
+HELP = "write report.md and a self-contained report.html for a run directory"
+ORDER = 30
+DESCRIPTION = ("Read a run directory (scores.csv or .parquet, ground_truth.csv, correlations.csv, run.json) and "
+               "write report.md, report.html (figures embedded) and figures/*.png into it. Correlations are "
+               "computed when correlations.csv is absent (or with --recompute).")
+EPILOG = ("examples:\n  proxybench report runs/default\n  proxybench report runs/default --format csv,parquet\n"
+          "  proxybench report runs/default --recompute --n-resamples 2000 --ci-method BCa")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by 'proxybench eval --out'")
+    p.add_argument("--format", default=None, metavar="LIST",
+                   help="also export the scores and correlations tables in these formats (csv, parquet)")
+    p.add_argument("--recompute", action="store_true",
+                   help="recompute correlations.csv from the scores and the ground truth")
+    p.add_argument("--n-resamples", type=int, default=1000,
+                   help="bootstrap resamples for the CIs when correlations are computed (default 1000)")
+    p.add_argument("--ci-method", default="percentile", help="bootstrap CI method: percentile (default), basic, BCa")
+    p.add_argument("--no-ci", action="store_true", help="skip the bootstrap confidence intervals")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--no-figures", action="store_true", help="write the report without figures")
+
+
+def run(args) -> int:
+    from ..analysis.correlation import CI_METHODS
+    from ..analysis.export import export_tables, parse_formats
+    from ..analysis.report import write_report
+    from ..analysis.rundir import parquet_engine
+
+    formats = parse_formats(args.format) if args.format else None
+    if formats and "parquet" in formats:
+        parquet_engine()  # fail before writing anything
+    if args.ci_method.lower() not in CI_METHODS:
+        raise ValueError(f"unknown --ci-method {args.ci_method!r}; valid: percentile, basic, BCa")
+    if args.n_resamples < 1:
+        raise ValueError(f"--n-resamples must be >= 1, got {args.n_resamples}")
+    opts = {"n_resamples": args.n_resamples, "ci_method": args.ci_method, "seed": args.seed, "ci": not args.no_ci}
+    md, html = write_report(args.run_dir, recompute=args.recompute, figures=not args.no_figures,
+                            correlate_options=opts)
+    print(f"wrote {md}")
+    print(f"wrote {html}")
+    if formats:
+        for paths in export_tables(args.run_dir, formats).values():
+            for p in paths:
+                print(f"wrote {p}")
+    return 0
