@@ -1,0 +1,142 @@
+"""``proxybench kd-bench``: train a teacher, build (resumably) and export a KD benchmark of NB201 students."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+NAME = "kd-bench"
+HELP = "build a KD benchmark: teacher, vanilla and distilled student accuracies (resumable)"
+ORDER = 60
+DESCRIPTION = """Build a knowledge-distillation benchmark of NB201 students.
+
+  teacher  train a teacher on the protocol's full training set and save it (with its test accuracy)
+  build    train every planned (arch, seed, mode) run not yet done; each finished run is committed at once,
+           so an interrupted build loses at most the run in progress; re-run the same command to resume
+  status   summary of a build directory: runs done, accuracy ranges, KD gain, noise floor, KD-vs-vanilla tau
+  export   write a build (also a partial one) as a ground-truth table (metrics vanilla_acc, kd_acc)"""
+EPILOG = """examples:
+  proxybench kd-bench teacher --protocol proto.json --spec resnet20 --epochs 15 --out build/teacher.pt
+  proxybench kd-bench build --protocol proto.json --archs 150 --seeds 1 --noise-archs 10 --noise-seeds 3 \\
+      --out build
+  proxybench kd-bench status build
+  proxybench kd-bench export build --name my-kd-bench --out my-kd-bench.pbgt"""
+
+
+def add_arguments(p) -> None:
+    sub = p.add_subparsers(dest="kd_command", metavar="ACTION", required=True)
+
+    t = sub.add_parser("teacher", help="train and save a teacher")
+    t.add_argument("--protocol", required=True, help="protocol JSON file (dataset, resolution, optimizer, ...)")
+    t.add_argument("--spec", required=True, help="teacher architecture, e.g. resnet20 or nb201:<arch>")
+    t.add_argument("--epochs", type=float, required=True, help="training epochs over the full training set")
+    t.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the protocol's)")
+    t.add_argument("--augmentation", default="crop_flip", choices=("none", "crop_flip"))
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, help="checkpoint path to write")
+    _common(t)
+
+    b = sub.add_parser("build", help="train students (resumable)")
+    b.add_argument("--protocol", required=True, help="protocol JSON file")
+    b.add_argument("--archs", required=True,
+                   help="N: sample N unique, non-zero NB201 cells with --arch-seed; or a file of indices/arch strings")
+    b.add_argument("--arch-seed", type=int, default=0, help="seed of the architecture sample (default 0)")
+    b.add_argument("--seeds", type=int, default=1, help="training seeds per arch (default 1)")
+    b.add_argument("--noise-archs", type=int, default=0, help="the first M archs also get --noise-seeds seeds")
+    b.add_argument("--noise-seeds", type=int, default=3, help="seeds for the noise-floor archs (default 3)")
+    b.add_argument("--modes", default="vanilla,kd", help="comma-separated: vanilla, kd (default both)")
+    b.add_argument("--teacher", default=None, help="teacher checkpoint (default OUT/teacher.pt)")
+    b.add_argument("--out", required=True, help="build directory (created; resumed when it exists)")
+    b.add_argument("--max-runs", type=int, default=None, help="stop after this many runs (resume later)")
+    b.add_argument("--time-budget", type=float, default=None, help="stop starting runs after this many seconds")
+    b.add_argument("--shard", default="0/1", help="I/N: this process does plan positions p %% N == I (run N "
+                                                  "processes, e.g. one per core with --threads 1)")
+    _common(b)
+
+    s = sub.add_parser("status", help="summary of a build directory")
+    s.add_argument("build_dir")
+
+    e = sub.add_parser("export", help="write a build as a ground-truth table")
+    e.add_argument("build_dir")
+    e.add_argument("--out", required=True, help="ground-truth file to write")
+    e.add_argument("--name", required=True, help="benchmark name")
+    e.add_argument("--dataset-label", default=None, help="dataset label in the table (default DATASET-RESOLUTION)")
+    e.add_argument("--description", default="")
+
+
+def _common(p) -> None:
+    p.add_argument("--data-root", default=None, help="data set folder (default: the data set's usual place)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    import torch
+
+    from ..distill import kdbench
+    from ..distill.protocol import Protocol
+
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    if args.kd_command == "status":
+        d = Path(args.build_dir)
+        if not (d / "runs.sqlite").exists():
+            raise FileNotFoundError(f"{d} is not a kd-bench build directory (no runs.sqlite)")
+        store = kdbench.RunStore(d / "runs.sqlite")
+        try:
+            runs = store.frame()
+        finally:
+            store.close()
+        plan = json.loads((d / "plan.json").read_text()) if (d / "plan.json").exists() else []
+        summary = kdbench.summarize(runs)
+        summary["planned"] = len(plan)
+        print(json.dumps(summary, indent=2))
+        return 0
+    if args.kd_command == "export":
+        d = Path(args.build_dir)
+        protocol = Protocol.from_file(d / "protocol.json")
+        label = args.dataset_label or f"{protocol.dataset}-{protocol.resolution}"
+        meta = kdbench.export_ground_truth(d, args.out, name=args.name, dataset_label=label,
+                                          description=args.description)
+        print(json.dumps(meta["summary"], indent=2))
+        return 0
+
+    protocol = Protocol.from_file(args.protocol)
+    if args.kd_command == "teacher":
+        from ..distill.trainer import load_train_data
+
+        data = load_train_data(protocol.replace(train_subset=None), root=args.data_root)
+        _, info = kdbench.train_teacher(args.spec, protocol, data, epochs=args.epochs, lr=args.lr,
+                                        augmentation=args.augmentation, seed=args.seed, device=args.device,
+                                        out=args.out)
+        Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+        print(f"teacher {args.spec}: {info['test_acc']:.2f}% test accuracy -> {args.out}")
+        return 0
+
+    # build
+    from ..benchmarks import nb201
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if args.archs.isdigit():
+        archs = nb201.sample_indices(int(args.archs), seed=args.arch_seed, unique=True, exclude_zero=True)
+    else:
+        archs = kdbench.read_arch_file(args.archs)
+    if args.noise_archs > len(archs):
+        raise ValueError(f"--noise-archs {args.noise_archs} exceeds the {len(archs)} archs")
+    plan = kdbench.make_plan(archs, seeds=args.seeds, noise_archs=args.noise_archs, noise_seeds=args.noise_seeds,
+                             modes=modes)
+    try:
+        shard = tuple(int(v) for v in args.shard.split("/"))
+        assert len(shard) == 2
+    except (ValueError, AssertionError):
+        raise ValueError(f"--shard must look like I/N (e.g. 0/2), got {args.shard!r}") from None
+    runs = kdbench.build(args.out, protocol, plan, teacher_path=args.teacher, data_root=args.data_root,
+                         device=args.device, max_runs=args.max_runs, time_budget=args.time_budget, shard=shard,
+                         log=_log)
+    print(json.dumps(kdbench.summarize(runs), indent=2))
+    return 0

@@ -1,0 +1,105 @@
+"""Training protocols: every setting that decides a trained accuracy, recorded with every result."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+AUGMENTATIONS = ("none", "crop_flip")
+MODES = ("vanilla", "kd")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How students (and the teacher) are trained and evaluated.
+
+    The student budget is ``epochs`` passes over ``train_subset`` training images (all when ``None``). The KD
+    loss is ``(1 - alpha) * CE + alpha * T^2 * KL(p_t^T || p_s^T)`` (Hinton et al. 2015); vanilla is CE alone
+    under the same optimizer, schedule and budget.
+    """
+
+    name: str = "custom"
+    dataset: str = "fashion-mnist"
+    resolution: int = 16
+    channels: int = 3
+    train_subset: int | None = None
+    epochs: float = 1.0
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    augmentation: str = "none"
+    alpha: float = 0.9
+    temperature: float = 4.0
+    C: int = 16
+    N: int = 5
+    init: str = "default"
+    eval_batch_size: int = 1000
+    data_seed: int = 0
+    teacher: dict = field(default_factory=dict)
+    notes: str = ""
+
+    def __post_init__(self):
+        checks = [
+            ("resolution", self.resolution, lambda v: isinstance(v, int) and v >= 4 and v % 4 == 0,
+             "a positive multiple of 4"),
+            ("channels", self.channels, lambda v: v in (1, 3), "1 or 3"),
+            ("train_subset", self.train_subset, lambda v: v is None or (isinstance(v, int) and v > 0),
+             "a positive integer or null"),
+            ("epochs", self.epochs, lambda v: isinstance(v, (int, float)) and v > 0, "> 0"),
+            ("batch_size", self.batch_size, lambda v: isinstance(v, int) and v > 0, "a positive integer"),
+            ("lr", self.lr, lambda v: isinstance(v, (int, float)) and v > 0, "> 0"),
+            ("momentum", self.momentum, lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("weight_decay", self.weight_decay, lambda v: v >= 0, ">= 0"),
+            ("schedule", self.schedule, lambda v: v in SCHEDULES, f"one of {SCHEDULES}"),
+            ("augmentation", self.augmentation, lambda v: v in AUGMENTATIONS, f"one of {AUGMENTATIONS}"),
+            ("alpha", self.alpha, lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("temperature", self.temperature, lambda v: v > 0, "> 0"),
+        ]
+        for name, value, ok, valid in checks:
+            try:
+                good = ok(value)
+            except TypeError:
+                good = False
+            if not good:
+                raise ValueError(f"protocol field {name}={value!r} is invalid; must be {valid}")
+
+    # ---- (de)serialization -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Protocol:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown protocol field(s) {unknown}; valid fields: {sorted(names)}")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Protocol:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"protocol file {path} does not exist")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"protocol file {path} is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    def training_key(self) -> str:
+        """Hash of every field that changes a trained accuracy (``name`` and ``notes`` excluded)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in ("name", "notes")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def replace(self, **changes) -> Protocol:
+        return dataclasses.replace(self, **changes)

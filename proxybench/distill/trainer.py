@@ -1,0 +1,242 @@
+"""Training NB201 students (vanilla or distilled) and teachers under a :class:`Protocol`.
+
+CPU or GPU (auto-detected), channels_last. Without augmentation, the teacher's logits on the training set are
+computed once and reused by every student (:func:`teacher_logits`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .losses import kd_loss
+from .protocol import MODES, Protocol
+
+
+def auto_device(device: str | None = None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+@dataclass
+class TrainData:
+    """Normalized tensors for training and testing (N, C, H, W) and their labels."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    dataset: str
+
+    def to(self, device: torch.device) -> TrainData:
+        return TrainData(self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
+                         self.y_test.to(device), self.num_classes, self.dataset)
+
+
+def load_train_data(protocol: Protocol, root: str | None = None) -> TrainData:
+    """Load the protocol's dataset, resized and channel-replicated as it says, with its training subset."""
+    from ..benchmarks.datasets import load_images, to_tensor
+
+    train = load_images(protocol.dataset, split="train", root=root)
+    test = load_images(protocol.dataset, split="test", root=root)
+    x_train = to_tensor(train, resolution=protocol.resolution, channels=protocol.channels)
+    y_train = torch.as_tensor(train.labels, dtype=torch.long)
+    if protocol.train_subset is not None:
+        if protocol.train_subset > len(y_train):
+            raise ValueError(f"train_subset={protocol.train_subset} exceeds the {len(y_train)} training images")
+        idx = _balanced_subset(y_train, protocol.train_subset, protocol.data_seed)
+        x_train, y_train = x_train[idx], y_train[idx]
+    x_test = to_tensor(test, resolution=protocol.resolution, channels=protocol.channels)
+    y_test = torch.as_tensor(test.labels, dtype=torch.long)
+    return TrainData(x_train.contiguous(), y_train, x_test.contiguous(), y_test, int(train.num_classes),
+                     protocol.dataset)
+
+
+def _balanced_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """``n`` indices with (as far as possible) equal counts per class, drawn with ``seed``, sorted."""
+    g = torch.Generator().manual_seed(seed)
+    classes = labels.unique()
+    per = [n // len(classes) + (1 if i < n % len(classes) else 0) for i in range(len(classes))]
+    picked = []
+    for c, k in zip(classes.tolist(), per):
+        members = (labels == c).nonzero().flatten()
+        picked.append(members[torch.randperm(len(members), generator=g)[:k]])
+    return torch.cat(picked).sort().values
+
+
+def _augment(x: torch.Tensor, g: torch.Generator, pad: int) -> torch.Tensor:
+    """Random crop with zero padding ``pad`` and random horizontal flip (per image)."""
+    b, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=g).tolist()
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=g).tolist()
+    flip = torch.rand(b, generator=g) < 0.5
+    out = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+    out[flip] = out[flip].flip(-1)
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Top-1 accuracy (%) in eval mode."""
+    was = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        xb = x[i:i + batch_size].contiguous(memory_format=torch.channels_last)
+        correct += (model(xb).argmax(1) == y[i:i + batch_size]).sum().item()
+    model.train(was)
+    return 100.0 * correct / len(y)
+
+
+@torch.no_grad()
+def teacher_logits(teacher: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The teacher's logits on ``x`` in eval mode (computed once, reused by every student)."""
+    was = teacher.training
+    teacher.eval()
+    out = torch.cat([teacher(x[i:i + batch_size].contiguous(memory_format=torch.channels_last)).float()
+                     for i in range(0, len(x), batch_size)])
+    teacher.train(was)
+    return out
+
+
+@dataclass
+class RunResult:
+    test_acc: float  # accuracy (%) on the full test set after the last step
+    best_test_acc: float  # best per-epoch test accuracy (%) (equal to test_acc when evaluated once)
+    train_loss: float  # mean training loss over the last 10% of steps
+    train_acc: float  # training accuracy (%) over the last 10% of steps
+    seconds: float  # training wall time (evaluation excluded)
+    images_per_s: float  # training throughput
+    steps: int
+    images: int  # training images processed
+    diverged: bool = False
+
+
+def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = "vanilla", seed: int = 0,
+          soft_targets: torch.Tensor | None = None, teacher: nn.Module | None = None,
+          epochs: float | None = None, lr: float | None = None, augmentation: str | None = None,
+          device: torch.device | str | None = None, eval_each_epoch: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Train ``model`` in place. ``mode='kd'`` needs ``soft_targets`` (the teacher's logits on
+    ``data.x_train``, same order) or ``teacher`` (run on every batch, needed with augmentation)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "kd" and soft_targets is None and teacher is None:
+        raise ValueError("mode='kd' needs soft_targets (cached teacher logits) or a teacher network")
+    device = auto_device(device if isinstance(device, str) or device is None else str(device))
+    epochs = protocol.epochs if epochs is None else epochs
+    lr = protocol.lr if lr is None else lr
+    augmentation = protocol.augmentation if augmentation is None else augmentation
+    if augmentation != "none" and mode == "kd" and teacher is None:
+        raise ValueError("with augmentation the teacher must run on each augmented batch: pass teacher=")
+
+    n = len(data.y_train)
+    bs = protocol.batch_size
+    steps_per_epoch = max(1, n // bs)  # drop the last partial batch
+    total_steps = max(1, round(epochs * steps_per_epoch))
+    g = torch.Generator().manual_seed(seed)
+
+    model.to(device).to(memory_format=torch.channels_last).train()
+    if teacher is not None:
+        teacher.to(device).to(memory_format=torch.channels_last).eval()
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.dim() <= 1 else decay).append(p)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": protocol.weight_decay},
+                           {"params": no_decay, "weight_decay": 0.0}],
+                          lr=lr, momentum=protocol.momentum, nesterov=protocol.nesterov and protocol.momentum > 0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(protocol.schedule, total_steps))
+
+    x_all, y_all = data.x_train, data.y_train
+    soft = soft_targets
+    tail = max(1, total_steps // 10)
+    tail_loss = tail_correct = tail_seen = 0.0
+    best = -1.0
+    diverged = False
+    perm = torch.randperm(n, generator=g)
+    pos = 0
+    t_train = 0.0
+    for step in range(total_steps):
+        t0 = time.perf_counter()
+        if pos + bs > n:
+            perm = torch.randperm(n, generator=g)
+            pos = 0
+        idx = perm[pos:pos + bs]
+        pos += bs
+        xb = x_all[idx]
+        if augmentation == "crop_flip":
+            xb = _augment(xb, g, pad=max(1, protocol.resolution // 8))
+        xb = xb.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        yb = y_all[idx].to(device, non_blocking=True)
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        if mode == "kd":
+            if teacher is not None and (soft is None or augmentation != "none"):
+                with torch.no_grad():
+                    t_logits = teacher(xb).float()
+            else:
+                t_logits = soft[idx].to(device, non_blocking=True)
+            loss = (1.0 - protocol.alpha) * loss + protocol.alpha * kd_loss(logits, t_logits, protocol.temperature)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step >= total_steps - tail:
+            lv = loss.item()
+            if not math.isfinite(lv):
+                diverged = True
+            tail_loss += lv
+            tail_correct += (logits.detach().argmax(1) == yb).sum().item()
+            tail_seen += len(yb)
+        t_train += time.perf_counter() - t0
+        if progress is not None:
+            progress(step + 1, total_steps)
+        if eval_each_epoch and (step + 1) % steps_per_epoch == 0 and step + 1 < total_steps:
+            best = max(best, evaluate(model, data.x_test.to(device), data.y_test.to(device),
+                                      protocol.eval_batch_size))
+    acc = evaluate(model, data.x_test.to(device), data.y_test.to(device), protocol.eval_batch_size)
+    return RunResult(test_acc=acc, best_test_acc=max(best, acc), train_loss=tail_loss / tail,
+                     train_acc=100.0 * tail_correct / max(1, tail_seen), seconds=t_train,
+                     images_per_s=total_steps * bs / max(t_train, 1e-9), steps=total_steps,
+                     images=total_steps * bs, diverged=diverged or not math.isfinite(tail_loss))
+
+
+def lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
+    """Learning-rate multiplier per step.
+
+    ``onecycle`` (Smith & Topin 2019): cosine warm-up from lr/25 to lr over the first 25% of the steps, then
+    cosine annealing to lr/25,000; ``cosine``: lr -> 0; ``constant``. Defined for any number of steps >= 1.
+    """
+    warm = max(1, round(0.25 * total_steps))
+
+    def onecycle(step: int) -> float:
+        if step < warm:
+            return 1 / 25 + (1 - 1 / 25) * (1 - math.cos(math.pi * step / warm)) / 2
+        p = min(1.0, (step - warm) / max(1, total_steps - warm))
+        final = 1 / 25_000
+        return final + (1 - final) * (1 + math.cos(math.pi * p)) / 2
+
+    def cosine(step: int) -> float:
+        return (1 + math.cos(math.pi * min(1.0, step / total_steps))) / 2
+
+    return {"onecycle": onecycle, "cosine": cosine, "constant": lambda step: 1.0}[schedule]
+
+
+def build_student(arch: str, protocol: Protocol, num_classes: int, seed: int) -> nn.Module:
+    from ..benchmarks import nb201
+
+    return nb201.build_network(arch, C=protocol.C, N=protocol.N, num_classes=num_classes,
+                               in_channels=protocol.channels, seed=seed, init=protocol.init)
