@@ -80,12 +80,16 @@ def test_balanced_subset():
 
 
 def test_plan_order_and_noise_archs():
-    plan = kdbench.make_plan([5, 6, 7], seeds=1, noise_archs=1, noise_seeds=3)
+    plan = kdbench.make_plan([5, 6, 7, 8], seeds=1, noise_archs=2, noise_seeds=3)
     keys = [(r["arch_index"], r["seed"], r["mode"]) for r in plan]
-    assert keys[:6] == [(5, s, m) for s in range(3) for m in ("vanilla", "kd")]
-    assert keys[6:] == [(6, 0, "vanilla"), (6, 0, "kd"), (7, 0, "vanilla"), (7, 0, "kd")]
+    v_k = ("vanilla", "kd")
+    assert keys == ([(5, 0, m) for m in v_k] + [(6, 0, m) for m in v_k] + [(5, s, m) for s in (1, 2) for m in v_k]
+                    + [(7, 0, m) for m in v_k] + [(8, 0, m) for m in v_k] + [(6, s, m) for s in (1, 2) for m in v_k])
+    assert len(set(keys)) == len(keys) == 16
     with pytest.raises(ValueError, match="unknown mode 'kl'"):
         kdbench.make_plan([1], modes=["kl"])
+    with pytest.raises(ValueError, match="noise_archs \\(2\\) exceeds"):
+        kdbench.make_plan([1], noise_archs=2)
 
 
 def _teacher(path, data, num_classes=4):

@@ -53,9 +53,10 @@ CREATE TABLE IF NOT EXISTS runs (
 # ---------------------------------------------------------------------------------------------------------
 def make_plan(archs: Sequence[int], seeds: int = 1, noise_archs: int = 0, noise_seeds: int = 3,
               modes: Sequence[str] = MODES) -> list[dict]:
-    """Runs in build order: for each arch, every mode at seed 0 (and seeds 1..seeds-1); the first
-    ``noise_archs`` archs also get seeds up to ``noise_seeds - 1`` right after their own runs, so a partial
-    build already measures the seed-to-seed noise floor."""
+    """Runs in build order: every arch at seeds ``0..seeds-1`` (all modes), in the given order; the first
+    ``noise_archs`` archs also get seeds up to ``noise_seeds - 1``, and those extra runs are spread evenly
+    through the build (noise arch ``j``'s extra seeds come right after arch ``(j + 1) * len(archs) //
+    noise_archs``), so a partial build already has both many archs and a growing noise-floor subset."""
     from ..benchmarks import nb201
 
     for m in modes:
@@ -63,13 +64,21 @@ def make_plan(archs: Sequence[int], seeds: int = 1, noise_archs: int = 0, noise_
             raise ValueError(f"unknown mode {m!r}; valid: {', '.join(MODES)}")
     if seeds < 1 or noise_seeds < 1 or noise_archs < 0:
         raise ValueError(f"seeds ({seeds}) and noise_seeds ({noise_seeds}) must be >= 1, noise_archs >= 0")
+    if noise_archs > len(archs):
+        raise ValueError(f"noise_archs ({noise_archs}) exceeds the number of archs ({len(archs)})")
+
+    def runs(i: int, seed_range) -> list[dict]:
+        arch = nb201.index_to_arch(int(i))
+        return [{"arch_index": int(i), "arch": arch, "seed": s, "mode": m} for s in seed_range for m in modes]
+
+    after: dict[int, list[int]] = {}
+    for j in range(noise_archs):
+        after.setdefault((j + 1) * len(archs) // noise_archs - 1, []).append(j)
     plan = []
     for k, i in enumerate(archs):
-        arch = nb201.index_to_arch(int(i))
-        n_seeds = max(seeds, noise_seeds) if k < noise_archs else seeds
-        for seed in range(n_seeds):
-            for mode in modes:
-                plan.append({"arch_index": int(i), "arch": arch, "seed": seed, "mode": mode})
+        plan += runs(i, range(seeds))
+        for j in after.get(k, []):
+            plan += runs(archs[j], range(seeds, max(seeds, noise_seeds)))
     return plan
 
 
@@ -334,3 +343,25 @@ def export_ground_truth(build_dir: str | Path, out: str | Path, *, name: str, da
         metadata.update(extra_metadata)
     GroundTruth(ground_truth=gt, metadata=metadata).save(out)
     return metadata
+
+
+def sweep_table(build_dirs: Sequence[str | Path]) -> pd.DataFrame:
+    """One row per (sweep candidate, arch, seed) with vanilla and KD accuracy and the KD gain, from the build
+    directories of a protocol sweep (each built with its own candidate protocol)."""
+    rows = []
+    for d in map(Path, build_dirs):
+        if not (d / "runs.sqlite").exists():
+            raise FileNotFoundError(f"{d} is not a kd-bench build directory (no runs.sqlite)")
+        p = Protocol.from_file(d / "protocol.json")
+        store = RunStore(d / "runs.sqlite")
+        try:
+            runs = store.frame()
+        finally:
+            store.close()
+        wide = runs.pivot_table(index=["arch_index", "seed"], columns="mode", values="test_acc")
+        for (arch, seed), r in wide.iterrows():
+            rows.append({"candidate": d.name, "lr": p.lr, "train_subset": p.train_subset, "epochs": p.epochs,
+                         "alpha": p.alpha, "temperature": p.temperature, "arch_index": int(arch), "seed": int(seed),
+                         "vanilla_acc": r.get("vanilla", np.nan), "kd_acc": r.get("kd", np.nan),
+                         "kd_gain": r.get("kd", np.nan) - r.get("vanilla", np.nan)})
+    return pd.DataFrame(rows)

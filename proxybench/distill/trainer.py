@@ -52,14 +52,14 @@ def load_train_data(protocol: Protocol, root: str | None = None) -> TrainData:
     train = load_images(protocol.dataset, split="train", root=root)
     test = load_images(protocol.dataset, split="test", root=root)
     x_train = to_tensor(train, resolution=protocol.resolution, channels=protocol.channels)
-    y_train = torch.as_tensor(train.labels, dtype=torch.long)
+    y_train = torch.tensor(train.labels, dtype=torch.long)
     if protocol.train_subset is not None:
         if protocol.train_subset > len(y_train):
             raise ValueError(f"train_subset={protocol.train_subset} exceeds the {len(y_train)} training images")
         idx = _balanced_subset(y_train, protocol.train_subset, protocol.data_seed)
         x_train, y_train = x_train[idx], y_train[idx]
     x_test = to_tensor(test, resolution=protocol.resolution, channels=protocol.channels)
-    y_test = torch.as_tensor(test.labels, dtype=torch.long)
+    y_test = torch.tensor(test.labels, dtype=torch.long)
     return TrainData(x_train.contiguous(), y_train, x_test.contiguous(), y_test, int(train.num_classes),
                      protocol.dataset)
 
