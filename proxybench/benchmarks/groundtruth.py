@@ -499,6 +499,7 @@ class GroundTruth:
                         _zip_write(zf, f"{name}.npy", buf.getvalue())
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a table is meant to be shared
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
