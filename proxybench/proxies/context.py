@@ -75,6 +75,8 @@ class ProxyContext:
         self._num_classes = num_classes
         self._cache: dict[str, Any] = {}
         self.pass_seconds: dict[str, float] = {}
+        self.current_proxy: str | None = None  # set by the engine while a proxy runs
+        self.nan_reasons: dict[str, str] = {}
 
     # ---- helpers -------------------------------------------------------------------------------------
     @property
@@ -125,6 +127,12 @@ class ProxyContext:
             self._cache[name] = _PASSES[name](self)
             self.pass_seconds[name] = time.perf_counter() - t0
         return self._cache[name]
+
+    def nonfinite(self, reason: str, value: float = float("nan")) -> float:
+        """Return a non-finite ``value`` (NaN by default, or +-inf) from a proxy with the reason recorded;
+        ``score_many`` reports it in the result's ``error``."""
+        self.nan_reasons[self.current_proxy or "?"] = str(reason)
+        return float(value)
 
     def cached(self, key: str, fn: Callable[[], Any]) -> Any:
         """Memoize a value private to one proxy module (``key`` should start with the proxy name)."""

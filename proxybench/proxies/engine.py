@@ -36,7 +36,11 @@ def check_requirements(spec: ProxySpec, ctx: ProxyContext) -> None:
 
 def run_proxy(spec: ProxySpec, ctx: ProxyContext) -> float:
     check_requirements(spec, ctx)
-    raw = spec.fn(ctx)
+    previous, ctx.current_proxy = ctx.current_proxy, spec.name
+    try:
+        raw = spec.fn(ctx)
+    finally:
+        ctx.current_proxy = previous
     if torch.is_tensor(raw):
         raw = raw.item()
     value = float(raw)
@@ -53,7 +57,8 @@ def score_many(names: Iterable[str], ctx: ProxyContext, *, raise_errors: bool = 
         try:
             value = run_proxy(spec, ctx)
             status = "ok" if math.isfinite(value) else "nan"
-            out.append(ProxyResult(spec.name, value, time.perf_counter() - t0, status))
+            reason = "" if status == "ok" else ctx.nan_reasons.get(spec.name, "")
+            out.append(ProxyResult(spec.name, value, time.perf_counter() - t0, status, reason))
         except Exception as exc:
             if raise_errors:
                 raise

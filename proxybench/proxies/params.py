@@ -8,5 +8,6 @@ from .registry import register_proxy
 @register_proxy("params", bn="any", data_free=True,
                 paper="Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021 (baseline)")
 def params(ctx) -> float:
-    """Trainable parameters of the network, in millions: sum over parameters of numel(theta)."""
+    """Parameters of the network in millions: sum over parameter tensors theta of numel(theta) / 1e6 (BN affine
+    included; NB201's and NAS-Bench-Suite-Zero's count). Read from the model, no pass."""
     return sum(p.numel() for p in ctx.model.parameters()) / 1e6

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-BN_MODES = ("train", "eval", "any")
+BN_MODES = ("train", "eval", "identity", "any")
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ProxySpec:
     direction: int = 1
     labels: bool = False  # needs the targets
     gradients: bool = False  # runs a backward pass
-    bn: str = "train"  # BN mode of the network during the pass ("any": no forward pass at all)
+    bn: str = "train"  # BN mode during the pass ("identity": BN replaced by identity; "any": no forward pass)
     teacher: bool = False  # needs a teacher network (KD-aware proxies)
     batches: int = 1  # minimum number of input batches
     data_free: bool = False  # ignores the data (all-ones input, analytic counts, weights only)

@@ -1,0 +1,205 @@
+"""Validate the 13 NAS-Bench-Suite-Zero proxies against NB201 accuracies on real CIFAR images.
+
+Scores every proxy on ``--archs`` NB201 cells (``proxybench.nb201.sample_indices(n, seed=--arch-seed)``;
+standard network C=16, N=5, PyTorch default init seeded with the official index) with one real batch
+(``--batch-size`` images drawn with ``--data-seed`` from ../shared/data/images, normalized with the CIFAR
+mean/std), correlates each proxy with the NB201 validation accuracy (``cifar10_val`` / ``cifar100_val`` of
+../shared/data/nb201/nb201_accuracies.csv, the columns NAS-Bench-Suite-Zero uses) by Spearman's rho
+(scipy.stats.spearmanr), and prints rho next to the published figure of DESIGN.md (NAS-Bench-Suite-Zero,
+CIFAR-10; DESIGN.md gives no CIFAR-100 figures, so CIFAR-100 rows are compared with the CIFAR-10 ones for
+orientation only).
+
+Non-finite scores are ranked lowest, as NASLib does (it replaces them with -1e8); their count is printed.
+
+Examples::
+
+    nohup python perf/validate_nb201.py --archs 200 --dataset both --csv /tmp/nb201_scores.csv \\
+        > /tmp/validate_nb201.txt 2>&1 &
+    python perf/validate_nb201.py --from-csv /tmp/nb201_scores.csv      # correlations only, no scoring
+    python perf/validate_nb201.py --archs 200 --csv /tmp/nb201_scores.csv --resume   # finish an interrupted run
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from proxybench import nb201
+from proxybench.proxies import make_context, score_many
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+PROXIES = ("nwot", "jacov", "synflow", "params", "l2_norm", "flops", "epe_nas", "snip", "grad_norm", "grasp",
+           "fisher", "zen", "plain")
+PUBLISHED_C10 = {"nwot": .79, "jacov": .77, "synflow": .74, "params": .74, "l2_norm": .73, "flops": .71,
+                 "epe_nas": .67, "snip": .61, "grad_norm": .61, "grasp": .54, "fisher": .51, "zen": .31,
+                 "plain": -.26}
+TOLERANCE = 0.07
+MEAN = np.array([125.3, 123.0, 113.9]) / 255
+STD = np.array([63.0, 62.1, 66.7]) / 255
+DATASETS = {
+    "cifar10": ("cifar10_test_1017.npz", "labels", 10, "cifar10_val"),
+    "cifar100": ("cifar100_test_916.npz", "fine_labels", 100, "cifar100_val"),
+}
+
+
+def load_batch(dataset: str, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` real test images drawn without replacement with ``seed``, CIFAR-normalized."""
+    fname, label_key, _, _ = DATASETS[dataset]
+    path = DATA / "images" / fname
+    if not path.exists():
+        raise FileNotFoundError(f"real images {path} are absent (see ../shared/data/README.md)")
+    with np.load(path) as z:
+        images, labels = z["images_nchw"], z[label_key]
+    if not 1 <= batch_size <= len(images):
+        raise ValueError(f"--batch-size must be in 1..{len(images)}, got {batch_size}")
+    idx = np.random.default_rng(seed).choice(len(images), size=batch_size, replace=False)
+    x = (images[idx].astype(np.float64) / 255 - MEAN[:, None, None]) / STD[:, None, None]
+    return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(labels[idx].astype(np.int64))
+
+
+def load_accuracies(column: str) -> np.ndarray:
+    path = DATA / "nb201" / "nb201_accuracies.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"accuracy table {path} is absent (see ../shared/data/README.md)")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return np.array([float(r[column]) for r in rows])
+
+
+def read_scores(path) -> dict[str, dict[str, dict[int, float]]]:
+    """dataset -> proxy -> arch index -> score, from a CSV written by ``--csv``."""
+    data: dict[str, dict[str, dict[int, float]]] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            data.setdefault(row["dataset"], {}).setdefault(row["proxy"], {})[int(row["arch_index"])] = \
+                float(row["score"])
+    return data
+
+
+def score_archs(dataset: str, indices: list[int], proxies, args, writer=None, done=None,
+                flush=None) -> dict[str, list[float]]:
+    """Scores of ``proxies`` on ``indices`` (in order); ``done`` (proxy -> index -> score) is reused, not rescored."""
+    _, _, num_classes, _ = DATASETS[dataset]
+    x, y = load_batch(dataset, args.batch_size, args.data_seed)
+    scores: dict[str, list[float]] = {p: [] for p in proxies}
+    done = done or {}
+    t_start, scored = time.perf_counter(), 0
+    for k, idx in enumerate(indices, start=1):
+        if all(idx in done.get(p, {}) for p in proxies):
+            for p in proxies:
+                scores[p].append(done[p][idx])
+            continue
+        scored += 1
+        arch = nb201.index_to_arch(idx)
+        model = nb201.build_network(arch, C=args.C, N=args.N, num_classes=num_classes, seed=idx)
+        ctx = make_context(model, x, y, seed=args.seed, arch=arch)
+        for r in score_many(proxies, ctx):
+            scores[r.proxy].append(r.score)
+            if r.status == "error":
+                print(f"  {dataset} arch {idx} {r.proxy}: {r.error}", flush=True)
+            if writer is not None:
+                writer.writerow([dataset, idx, arch, r.proxy, repr(r.score), f"{r.seconds:.4f}", r.status])
+        if flush is not None:
+            flush()
+        if k % 10 == 0 or k == len(indices):
+            el = time.perf_counter() - t_start
+            print(f"  {dataset}: {k}/{len(indices)} archs ({scored} scored in this run), {el:.0f} s, "
+                  f"{el / max(scored, 1):.2f} s/arch", flush=True)
+    return scores
+
+
+def rank_ready(values) -> tuple[np.ndarray, int]:
+    """Non-finite scores replaced by a value below every finite one (NASLib's -1e8 convention)."""
+    v = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        low = np.min(v[~bad]) if (~bad).any() else 0.0
+        v = v.copy()
+        v[bad] = low - 1.0 - abs(low)
+    return v, int(bad.sum())
+
+
+def report(dataset: str, indices, scores: dict[str, list[float]]) -> list[tuple]:
+    acc = load_accuracies(DATASETS[dataset][3])[np.asarray(indices)]
+    ref = "published C-10" if dataset == "cifar10" else "C-10 figure*"
+    print(f"\n{dataset}: Spearman rho vs {DATASETS[dataset][3]} on {len(indices)} archs")
+    print(f"{'proxy':<10} {'rho':>7} {ref:>15} {'diff':>7}  {'within':>6}  non-finite")
+    rows = []
+    for p, vals in scores.items():
+        v, bad = rank_ready(vals)
+        rho = float(spearmanr(v, acc).statistic)
+        pub = PUBLISHED_C10.get(p, math.nan)
+        diff = rho - pub
+        ok = "yes" if abs(diff) <= TOLERANCE else "NO"
+        print(f"{p:<10} {rho:>7.3f} {pub:>15.2f} {diff:>+7.3f}  {ok:>6}  {bad}")
+        rows.append((dataset, p, rho, pub, diff, bad))
+    if dataset != "cifar10":
+        print("* DESIGN.md lists CIFAR-10 figures only; the CIFAR-100 comparison is for orientation.")
+    return rows
+
+
+def from_csv(path: str) -> int:
+    data = read_scores(path)
+    for dataset, per_proxy in data.items():
+        indices = sorted(set.intersection(*(set(d) for d in per_proxy.values())))
+        report(dataset, indices, {p: [d[i] for i in indices] for p, d in per_proxy.items()})
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--archs", type=int, default=200, help="number of NB201 cells to sample (default 200)")
+    ap.add_argument("--dataset", default="cifar10", choices=("cifar10", "cifar100", "both"))
+    ap.add_argument("--proxies", default=",".join(PROXIES), help="comma-separated proxy names")
+    ap.add_argument("--arch-seed", type=int, default=0, help="seed of sample_indices (default 0)")
+    ap.add_argument("--data-seed", type=int, default=0, help="seed drawing the image batch (default 0)")
+    ap.add_argument("--seed", type=int, default=0, help="proxy seed (random draws inside proxies)")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--C", type=int, default=16)
+    ap.add_argument("--N", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--csv", help="also write every score to this CSV file")
+    ap.add_argument("--resume", action="store_true",
+                    help="with --csv: keep the scores already in that file and score only the missing archs")
+    ap.add_argument("--from-csv", help="only correlate the scores of a CSV written by --csv")
+    args = ap.parse_args(argv)
+    if args.from_csv:
+        return from_csv(args.from_csv)
+    if args.archs < 3:
+        ap.error(f"--archs must be >= 3, got {args.archs}")
+    torch.set_num_threads(args.threads)
+    proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
+    datasets = ("cifar10", "cifar100") if args.dataset == "both" else (args.dataset,)
+    indices = nb201.sample_indices(args.archs, seed=args.arch_seed)
+    print(f"{len(indices)} archs (sample_indices seed {args.arch_seed}), C={args.C} N={args.N}, batch "
+          f"{args.batch_size} (data seed {args.data_seed}), {torch.get_num_threads()} threads", flush=True)
+    if args.resume and not args.csv:
+        ap.error("--resume needs --csv")
+    previous = read_scores(args.csv) if args.resume and Path(args.csv).exists() else {}
+    fh = open(args.csv, "a" if previous else "w", newline="") if args.csv else None
+    writer = csv.writer(fh) if fh else None
+    if writer and not previous:
+        writer.writerow(["dataset", "arch_index", "arch", "proxy", "score", "seconds", "status"])
+    rows = []
+    try:
+        for ds in datasets:
+            scores = score_archs(ds, indices, proxies, args, writer, previous.get(ds), fh.flush if fh else None)
+            rows += report(ds, indices, scores)
+    finally:
+        if fh:
+            fh.close()
+    misses = [(d, p) for d, p, rho, pub, diff, _ in rows if d == "cifar10" and abs(diff) > TOLERANCE]
+    print(f"\nCIFAR-10 proxies outside +-{TOLERANCE}: {', '.join(p for _, p in misses) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

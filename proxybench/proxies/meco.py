@@ -1,0 +1,73 @@
+"""``meco``: minimum eigenvalue of correlation (MeCo, Jiang, Wang & Li, NeurIPS 2023)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .context import ProxyError
+from .registry import register_proxy
+
+
+def min_corr_eigenvalue(feature: torch.Tensor, sample: int | None = None,
+                        gen: torch.Generator | None = None) -> float:
+    """lambda_min of the Pearson correlation matrix of the channels of one feature map (C, ...), in float64.
+
+    Each channel's values over the spatial positions are one variable. Entries that are NaN or inf (a constant
+    channel has no correlation) are set to 0, as the authors' code does, before the eigen-decomposition. With
+    ``sample`` (MeCo_opt), only ``sample`` randomly chosen channels enter and the result is scaled by C/sample.
+    """
+    c = feature.shape[0]
+    fea = feature.reshape(c, -1).double()
+    if fea.shape[1] < 2:  # one observation per channel: every correlation is NaN -> 0, so lambda_min = 0
+        return 0.0
+    scale = 1.0
+    if sample is not None and sample < c:
+        idx = torch.randperm(c, generator=gen)[:sample].to(fea.device)
+        fea = fea[idx]
+        scale = c / sample
+    corr = torch.corrcoef(fea).reshape(fea.shape[0], fea.shape[0])
+    corr = torch.where(torch.isfinite(corr), corr, torch.zeros_like(corr))
+    return float(torch.linalg.eigvalsh(corr)[0]) * scale
+
+
+@register_proxy("meco", bn="train",
+                paper="Jiang, Wang & Li, MeCo: Zero-Shot NAS with One Data and Single Forward Pass via Minimum "
+                      "Eigenvalue of Correlation, NeurIPS 2023")
+def meco(ctx) -> float:
+    """MeCo = sum_i lambda_min(P(f_i(x))) over the outputs f_i of every module, for ONE input x.
+
+    P is the C x C Pearson correlation matrix of the channels of the module's output for that sample (values over
+    spatial positions as observations). As in the authors' code, every module of ``named_modules()`` is hooked
+    (containers and the network itself included, so a block's output counts once per nesting level), the network
+    runs in train mode with the caller's weights, NaN/inf correlations are set to 0 (an output with no spatial
+    extent, like the logits, or an all-constant one contributes 0), and NaN results are dropped. The sample is the
+    first input of the batch (the authors use one training image); option ``meco_random_input=True`` draws one
+    N(0, 1) input from the seeded generator instead. Option ``meco_channels`` (int) gives the paper's faster
+    MeCo_opt: lambda_min over that many random channels, times C / meco_channels (the authors use 8). Default:
+    the main definition (all channels). Higher is better.
+    """
+    sample = ctx.option("meco_channels", None)
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 2):
+        raise ProxyError(f"proxy 'meco': option meco_channels must be None or an integer >= 2, got {sample!r}")
+    if ctx.option("meco_random_input", False):
+        x = ctx.randn((1, *ctx.inputs.shape[1:]), "meco_input", dtype=ctx.inputs.dtype)
+    else:
+        x = ctx.inputs[:1]
+    gen = ctx.generator("meco_channels")
+    model = ctx.fresh_model().train()
+    values: list[float] = []
+
+    def hook(module, args, output):
+        if isinstance(output, torch.Tensor) and output.dim() >= 2:
+            values.append(min_corr_eigenvalue(output[0].detach(), sample, gen))
+
+    handles = [m.register_forward_hook(hook) for _, m in model.named_modules()]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return float(sum(v for v in values if not math.isnan(v)))
