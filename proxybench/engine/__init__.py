@@ -1,0 +1,31 @@
+"""The evaluation engine: settings and plans, the resumable run store, executors and the runner."""
+
+from .config import (
+    DEFAULT_BENCHMARK,
+    DEFAULT_PROXIES,
+    PROXY_GROUPS,
+    STANDARD_PROXIES,
+    EvalSettings,
+    Plan,
+    make_plan,
+)
+from .executors import (
+    DaskExecutor,
+    Executor,
+    InProcessExecutor,
+    Job,
+    ProcessPoolExecutor,
+    Task,
+    make_executor,
+    score_unit,
+    score_with_oom_split,
+)
+from .runner import RunResult, format_correlations, run_eval
+from .store import ConfigMismatchError, RunStore, StoreBusyError, UnitResult
+
+__all__ = [
+    "DEFAULT_BENCHMARK", "DEFAULT_PROXIES", "PROXY_GROUPS", "STANDARD_PROXIES", "ConfigMismatchError",
+    "DaskExecutor", "EvalSettings", "Executor", "InProcessExecutor", "Job", "Plan", "ProcessPoolExecutor",
+    "RunResult", "RunStore", "StoreBusyError", "Task", "UnitResult", "format_correlations", "make_executor",
+    "make_plan", "run_eval", "score_unit", "score_with_oom_split",
+]

@@ -1,0 +1,131 @@
+"""``proxybench list``: what proxybench knows: proxies, benchmarks, teachers, data sets."""
+
+from __future__ import annotations
+
+import re
+
+NAME = "list"
+HELP = "list proxies, benchmarks, teachers or datasets with one-line descriptions"
+ORDER = 20
+DESCRIPTION = """\
+List what proxybench knows, one line each:
+  proxies     name, direction (+1: the raw value grows with predicted accuracy; -1: it shrinks, and the score
+              reported is its negative), what it needs, its paper, and what it computes
+  benchmarks  bundled and imported ground-truth tables ('proxybench groundtruth import' adds one)
+  teachers    the accepted forms of a teacher spec (--teacher)
+  datasets    image sets for the input batches (--data)
+  groups      proxy groups accepted by --proxies
+"""
+EPILOG = """\
+examples:
+  proxybench list proxies
+  proxybench list proxies --kd          # only the KD-aware (teacher-based) proxies
+  proxybench list benchmarks
+  proxybench list teachers
+"""
+WHATS = ("proxies", "benchmarks", "teachers", "datasets", "groups")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("what", choices=WHATS, metavar="WHAT", help=f"one of: {', '.join(WHATS)}")
+    p.add_argument("--kd", action="store_true", help="proxies: only those needing a teacher")
+
+
+def _needs(spec) -> str:
+    parts = []
+    if spec.data_free:
+        parts.append("no data")
+    else:
+        parts.append("data" if spec.batches == 1 else f"{spec.batches} batches")
+    if spec.labels:
+        parts.append("labels")
+    if spec.gradients:
+        parts.append("gradients")
+    if spec.teacher:
+        parts.append("teacher")
+    return "+".join(parts)
+
+
+def _paper(text: str) -> str:
+    """Authors and year of the first reference: 'Dong, Li & Wei, DisWOT: ..., CVPR 2023' -> 'Dong, Li & Wei 2023'."""
+    if not text:
+        return ""
+    ref = text.split(";")[0]
+    parts = [p.strip() for p in ref.split(",")]
+    names = [parts[0]]
+    if "&" not in parts[0] and "et al" not in parts[0]:
+        for part in parts[1:]:
+            if "&" in part:
+                names.append(part)
+                break
+            if len(part.split()) != 1:
+                break
+            names.append(part)
+    who = ", ".join(names) if len(names) <= 3 else f"{names[0]} et al."
+    years = re.findall(r"(?<![\d.:])((?:19|20)\d{2})(?![\d.])", ref)
+    return f"{who} {years[-1]}" if years else who
+
+
+def _short(text: str, width: int = 110) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for r in [header, *rows]:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    if args.what == "proxies":
+        from ..proxies import all_specs
+
+        rows = []
+        for name, s in all_specs().items():
+            if args.kd and not s.teacher:
+                continue
+            rows.append((name, f"{s.direction:+d}", _needs(s), _paper(s.paper), _short(s.summary)))
+        print(_table(rows, ("proxy", "dir", "needs", "paper", "description")))
+    elif args.what == "benchmarks":
+        from ..benchmarks.groundtruth import describe_benchmarks
+        from ..engine.config import DEFAULT_BENCHMARK
+
+        rows = [(n + (" (default)" if n == DEFAULT_BENCHMARK else ""), d) for n, d in describe_benchmarks()]
+        if not rows:
+            print("no benchmark is registered; import one with 'proxybench groundtruth import'")
+            return 0
+        print(_table(rows, ("benchmark", "description")))
+    elif args.what == "teachers":
+        from ..distill.teachers import list_teachers
+
+        print(_table(list_teachers(), ("teacher spec", "description")))
+    elif args.what == "datasets":
+        from ..benchmarks import datasets as ds
+
+        rows = [(n, "x".join(map(str, ds.IMAGE_SHAPES[n])), str(ds.NUM_CLASSES[n]),
+                 _dataset_line(n)) for n in ds.DATASETS]
+        print(_table(rows, ("dataset", "shape", "classes", "notes")))
+    else:
+        from ..engine.config import DEFAULT_PROXIES, STANDARD_PROXIES
+
+        rows = [("default", ", ".join(DEFAULT_PROXIES)), ("standard", ", ".join(STANDARD_PROXIES)),
+                ("teacher", "every proxy that needs a teacher (KD-aware)"), ("all", "every registered proxy")]
+        print(_table(rows, ("group", "proxies (those not installed are skipped with a warning)")))
+    return 0
+
+
+_DATASET_NOTES = {
+    "cifar10": "CIFAR-10 python pickles (cifar-10-batches-py)",
+    "cifar100": "CIFAR-100 python pickles (cifar-100-python), fine labels",
+    "imagenet16-120": "NB201's 16x16 downsampled ImageNet, first 120 classes",
+    "fashion-mnist": "Fashion-MNIST IDX files (Debian: /usr/share/datasets/fashion-mnist)",
+    "fashion-mnist-sample": "first 1,000 Fashion-MNIST test images, bundled with proxybench",
+    "synthetic": "Gaussian noise; only when asked for; flagged in every report",
+}
+
+
+def _dataset_line(name: str) -> str:
+    return _DATASET_NOTES.get(name, "")

@@ -1,0 +1,264 @@
+"""The run store: one SQLite database (WAL journal) per run directory.
+
+Tables
+------
+``meta``    key/value text: the run's *identity* (every setting that changes a score, as JSON), its creation
+            time and the versions that wrote it.
+``units``   one row per finished (arch_index, seed): the unit of work. Its wall time, effective batch size,
+            the worker that scored it.
+``scores``  one row per (arch_index, proxy, seed): score, seconds, status (``ok`` | ``nan`` | ``error``) and
+            the error message. Primary key (arch_index, proxy, seed): nothing can be stored twice.
+
+All rows of one unit (every proxy of one architecture and seed) are written in one transaction, so a run
+killed at any instant leaves only whole units behind; re-opening the store with the same identity resumes
+(what is done is skipped), with a different identity is refused with the keys that differ.
+
+Only the process that owns the run writes; workers return results to it. An advisory lock file
+(``store.lock``, :func:`fcntl.flock`) keeps a second process from writing to the same run at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+STORE_NAME = "store.sqlite"
+LOCK_NAME = "store.lock"
+SCHEMA_VERSION = 1
+SCORE_COLUMNS = ["arch_index", "arch", "proxy", "seed", "score", "seconds", "status", "error"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS units (
+    arch_index INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    arch TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    build_seconds REAL NOT NULL,
+    batch_size INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (arch_index, seed)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    arch_index INTEGER NOT NULL,
+    arch TEXT NOT NULL,
+    proxy TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    score REAL,
+    seconds REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'nan', 'error')),
+    error TEXT NOT NULL DEFAULT '',
+    batch_size INTEGER NOT NULL,
+    PRIMARY KEY (arch_index, proxy, seed)
+);
+"""
+
+
+class ConfigMismatchError(ValueError):
+    """The run directory was started with another configuration (bad input: exit status 2)."""
+
+
+class StoreBusyError(RuntimeError):
+    """Another process is writing to the same run directory."""
+
+
+@dataclass
+class UnitResult:
+    """Everything a worker returns for one (architecture, seed)."""
+
+    arch_index: int
+    arch: str
+    seed: int
+    results: list[tuple[str, float, float, str, str, int]]  # (proxy, score, seconds, status, error, batch size)
+    seconds: float
+    build_seconds: float
+    batch_size: int
+    worker: str
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def diff_identity(stored: Mapping, current: Mapping, prefix: str = "") -> list[str]:
+    """Human-readable differences between two identity dicts (nested dicts are compared key by key)."""
+    out = []
+    for key in sorted(set(stored) | set(current)):
+        name = f"{prefix}{key}"
+        a, b = stored.get(key, "<absent>"), current.get(key, "<absent>")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += diff_identity(a, b, prefix=f"{name}.")
+        elif _json(a) != _json(b):
+            out.append(f"{name}: {a!r} (stored) vs {b!r} (now)")
+    return out
+
+
+class RunStore:
+    """The SQLite store of one run directory. Use as a context manager (it holds the directory's lock)."""
+
+    def __init__(self, run_dir: str | os.PathLike, identity: Mapping, *, versions: Mapping | None = None):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / STORE_NAME
+        self.identity = dict(identity)
+        self.versions = dict(versions or {})
+        self.resumed = False
+        self.version_notes: list[str] = []
+        self._lock_fd: int | None = None
+        self.conn: sqlite3.Connection | None = None
+
+    # ---- opening --------------------------------------------------------------------------------------
+    def open(self) -> RunStore:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock()
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.executescript(_SCHEMA)
+            self._check_identity()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _acquire_lock(self) -> None:
+        import fcntl
+
+        fd = os.open(self.run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StoreBusyError(f"run directory {self.run_dir} is being written by {holder}; wait for it to "
+                                 "finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _check_identity(self) -> None:
+        stored = self._meta("identity")
+        if stored is None:
+            with self.transaction():
+                self.conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("identity", _json(self.identity)),
+                    ("created", str(time.time())),
+                    ("versions", _json(self.versions)),
+                ])
+            return
+        schema = int(self._meta("schema_version") or 0)
+        if schema != SCHEMA_VERSION:
+            raise ConfigMismatchError(f"{self.path} has store schema {schema}; this proxybench writes schema "
+                                      f"{SCHEMA_VERSION}; choose another --out")
+        diffs = diff_identity(json.loads(stored), json.loads(_json(self.identity)))
+        if diffs:
+            raise ConfigMismatchError(
+                f"run directory {self.run_dir} was started with a different configuration; differing keys: "
+                + "; ".join(diffs) + ". Re-run with the same settings to resume, or choose another --out")
+        old_versions = json.loads(self._meta("versions") or "{}")
+        for k in sorted(set(old_versions) & set(self.versions)):
+            if old_versions[k] != self.versions[k]:
+                self.version_notes.append(f"{k} {old_versions[k]} wrote part of this run, {self.versions[k]} "
+                                          "resumes it")
+        self.resumed = True
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if self._lock_fd is not None:
+            import fcntl
+
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> RunStore:
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        """``with store.transaction():`` — BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
+        return _Transaction(self.conn)
+
+    # ---- queries ----------------------------------------------------------------------------------------
+    def done(self) -> dict[tuple[int, int], set[str]]:
+        """(arch_index, seed) -> the proxies stored for it."""
+        out: dict[tuple[int, int], set[str]] = {}
+        for a, s, p in self.conn.execute("SELECT arch_index, seed, proxy FROM scores"):
+            out.setdefault((int(a), int(s)), set()).add(p)
+        return out
+
+    def n_units(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+
+    def scores(self, arch_indices: Iterable[int] | None = None, proxies: Iterable[str] | None = None,
+               seeds: Iterable[int] | None = None) -> pd.DataFrame:
+        """The tidy scores table (columns :data:`SCORE_COLUMNS`), optionally restricted to a selection, sorted
+        by (arch_index, seed, proxy)."""
+        df = pd.read_sql_query(f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores", self.conn)
+        if arch_indices is not None:
+            df = df[df["arch_index"].isin(list(arch_indices))]
+        if proxies is not None:
+            df = df[df["proxy"].isin(list(proxies))]
+        if seeds is not None:
+            df = df[df["seed"].isin(list(seeds))]
+        df = df.astype({"arch_index": "int64", "seed": "int64", "score": "float64", "seconds": "float64"})
+        df["error"] = df["error"].fillna("").astype(str)
+        return df.sort_values(["arch_index", "seed", "proxy"], kind="stable").reset_index(drop=True)
+
+    def units(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM units ORDER BY arch_index, seed", self.conn)
+
+    # ---- writing ----------------------------------------------------------------------------------------
+    def add_unit(self, unit: UnitResult) -> None:
+        """Store every score of one (arch, seed) in one transaction."""
+        rows = [(unit.arch_index, unit.arch, proxy, unit.seed, _sql_float(score), float(seconds), status,
+                 error or "", int(size)) for proxy, score, seconds, status, error, size in unit.results]
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO scores (arch_index, arch, proxy, seed, score, seconds, status, error, batch_size) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.conn.execute(
+                "INSERT INTO units (arch_index, seed, arch, seconds, build_seconds, batch_size, worker, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (arch_index, seed) DO UPDATE SET "
+                "seconds = units.seconds + excluded.seconds, build_seconds = units.build_seconds + "
+                "excluded.build_seconds, batch_size = MIN(units.batch_size, excluded.batch_size), "
+                "finished_at = excluded.finished_at",
+                (unit.arch_index, unit.seed, unit.arch, float(unit.seconds), float(unit.build_seconds),
+                 int(unit.batch_size), unit.worker, time.time()))
+
+
+def _sql_float(v: float) -> float | None:
+    """SQLite stores NaN as NULL; +-inf is kept."""
+    v = float(v)
+    return None if v != v else v
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
