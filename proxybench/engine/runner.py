@@ -19,6 +19,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,16 +141,18 @@ def first_errors(scores: pd.DataFrame) -> dict[str, str]:
     return {str(p): str(g["error"].iloc[0]) for p, g in errs.groupby("proxy", sort=True)}
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+def jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, (np.floating, float)):
         v = float(obj)
         return v if math.isfinite(v) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
     if isinstance(obj, Path):
         return str(obj)
     if obj is None or isinstance(obj, (str, int, bool)):
@@ -157,7 +160,7 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def _write_table(df: pd.DataFrame, run_dir: Path, stem: str, formats: list[str]) -> list[Path]:
+def write_table(df: pd.DataFrame, run_dir: Path, stem: str, formats: list[str]) -> list[Path]:
     paths = []
     for fmt in formats:
         p = run_dir / f"{stem}.{fmt}"
@@ -361,20 +364,20 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
     result_dir: Path | None = None
     if tmp is None:
         result_dir = run_dir
-        _write_table(scores, run_dir, "scores", plan.formats)
+        write_table(scores, run_dir, "scores", plan.formats)
         gt_fmt = list(dict.fromkeys(["csv", *plan.formats]))
-        _write_table(gt_sel, run_dir, "ground_truth", gt_fmt)
+        write_table(gt_sel, run_dir, "ground_truth", gt_fmt)
         if corr is not None:
-            _write_table(corr, run_dir, "correlations", gt_fmt)
+            write_table(corr, run_dir, "correlations", gt_fmt)
         info["timing"]["wall_s"] = time.time() - started
-        (run_dir / "run.json").write_text(json.dumps(_jsonable(info), indent=1) + "\n")
+        (run_dir / "run.json").write_text(json.dumps(jsonable(info), indent=1) + "\n")
         if settings.report:
             note = _write_report(run_dir)
             if note:
                 plan.warnings.append(note)
                 log.warning(note)
                 info["warnings"] = plan.warnings
-                (run_dir / "run.json").write_text(json.dumps(_jsonable(info), indent=1) + "\n")
+                (run_dir / "run.json").write_text(json.dumps(jsonable(info), indent=1) + "\n")
     else:
         tmp.cleanup()
     return RunResult(scores=scores, correlations=corr, run_dir=result_dir, info=info, plan=plan,

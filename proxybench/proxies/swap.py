@@ -9,6 +9,7 @@ from torch import nn
 
 from ..initialization import INIT_SCHEMES, initialize
 from .context import ProxyError
+from .linear_regions import relu_patterns
 from .registry import register_proxy
 
 DEFAULT_BATCH_SIZE = 16  # the authors' ``input_samples``
@@ -22,22 +23,7 @@ def relu_sign_matrix(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     Every ``nn.ReLU`` whose input is 4-D is hooked (the authors' convention); the network runs under no_grad in
     the mode it is in.
     """
-    feats: list[torch.Tensor] = []
-
-    def hook(module, args, output):
-        if args and args[0].dim() == 4:
-            feats.append((output > 0).reshape(output.shape[0], -1))
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    if not feats:
-        return torch.zeros(0, inputs.shape[0], dtype=torch.bool, device=inputs.device)
-    return torch.cat(feats, dim=1).T
+    return relu_patterns(model, inputs).t()
 
 
 def count_unique_patterns(patterns: torch.Tensor) -> int:

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from ..engine.runner import jsonable, write_table  # noqa: F401  (shared with the eval runner)
+
 DISWOT_REFERENCE = {"proxy_search_s": 1200.0, "training_search_s": 216000.0}
 TRAIN_SIZES = {"fashion-mnist": 60000, "cifar10": 50000, "cifar100": 50000, "imagenet16-120": 151700}
 _GT_FAMILIES = {"cifar10-valid": "cifar10", "cifar10": "cifar10", "cifar100": "cifar100",
@@ -181,37 +183,6 @@ def plot_trajectory(traj: pd.DataFrame, path: str | os.PathLike, *, title: str, 
 
 
 # ---- files -------------------------------------------------------------------------------------------------------
-def jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
-
-
-def write_table(df: pd.DataFrame, out: Path, stem: str, formats: list[str]) -> list[Path]:
-    paths = []
-    for fmt in formats:
-        p = out / f"{stem}.{fmt}"
-        tmp = p.with_name(f".{p.name}.tmp")
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, p)
-        paths.append(p)
-    return paths
 
 
 def write_json(obj: Any, path: Path) -> Path:
