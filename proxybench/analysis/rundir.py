@@ -39,7 +39,7 @@ def parquet_engine() -> str:
 def _fix_dtypes(name: str, df: pd.DataFrame) -> pd.DataFrame:
     if name == "scores":
         if "error" in df.columns:
-            df["error"] = df["error"].fillna("").astype(str)
+            df["error"] = df["error"].astype(object).where(df["error"].notna(), "").astype(str)
         if "status" in df.columns:
             df["status"] = df["status"].fillna("").astype(str)
     if name == "correlations" and "seed" in df.columns:
