@@ -66,9 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("proxybench: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ValueError, FileNotFoundError, KeyError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"proxybench: error: {msg}", file=sys.stderr)
+    except (UsageError, ValueError, FileNotFoundError) as exc:
+        print(f"proxybench: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001
         print(f"proxybench: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
