@@ -1,7 +1,7 @@
 """Validate the 13 NAS-Bench-Suite-Zero proxies against NB201 accuracies on real CIFAR images.
 
 Scores every proxy on ``--archs`` NB201 cells (``proxybench.nb201.sample_indices(n, seed=--arch-seed)``;
-standard network C=16, N=5, PyTorch default init seeded with the official index) with one real batch
+standard network C=16, N=5, PyTorch default init seeded with the official index + ``--init-seed``) with one real batch
 (``--batch-size`` images drawn with ``--data-seed`` from ../shared/data/images, normalized with the CIFAR
 mean/std), correlates each proxy with the NB201 validation accuracy (``cifar10_val`` / ``cifar100_val`` of
 ../shared/data/nb201/nb201_accuracies.csv, the columns NAS-Bench-Suite-Zero uses) by Spearman's rho
@@ -89,6 +89,7 @@ def score_archs(dataset: str, indices: list[int], proxies, args, writer=None, do
     """Scores of ``proxies`` on ``indices`` (in order); ``done`` (proxy -> index -> score) is reused, not rescored."""
     _, _, num_classes, _ = DATASETS[dataset]
     x, y = load_batch(dataset, args.batch_size, args.data_seed)
+    fresh_batches = getattr(args, "batch_per_arch", False)
     scores: dict[str, list[float]] = {p: [] for p in proxies}
     done = done or {}
     t_start, scored = time.perf_counter(), 0
@@ -99,7 +100,9 @@ def score_archs(dataset: str, indices: list[int], proxies, args, writer=None, do
             continue
         scored += 1
         arch = nb201.index_to_arch(idx)
-        model = nb201.build_network(arch, C=args.C, N=args.N, num_classes=num_classes, seed=idx)
+        model = nb201.build_network(arch, C=args.C, N=args.N, num_classes=num_classes, seed=idx + args.init_seed)
+        if fresh_batches:  # a new random batch for every arch, as NASLib's shuffled loader gives
+            x, y = load_batch(dataset, args.batch_size, args.data_seed * 100_003 + idx)
         ctx = make_context(model, x, y, seed=args.seed, arch=arch)
         for r in score_many(proxies, ctx):
             scores[r.proxy].append(r.score)
@@ -162,7 +165,12 @@ def main(argv=None) -> int:
     ap.add_argument("--arch-seed", type=int, default=0, help="seed of sample_indices (default 0)")
     ap.add_argument("--data-seed", type=int, default=0, help="seed drawing the image batch (default 0)")
     ap.add_argument("--seed", type=int, default=0, help="proxy seed (random draws inside proxies)")
+    ap.add_argument("--init-seed", type=int, default=0,
+                    help="network init seed offset: arch i is initialized with seed i + init-seed (default 0)")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-per-arch", action="store_true",
+                    help="draw a different batch for every arch (seeded by data seed and arch index), as NASLib's "
+                         "shuffled data loader does; default: one batch for all archs")
     ap.add_argument("--C", type=int, default=16)
     ap.add_argument("--N", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -179,8 +187,10 @@ def main(argv=None) -> int:
     proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
     datasets = ("cifar10", "cifar100") if args.dataset == "both" else (args.dataset,)
     indices = nb201.sample_indices(args.archs, seed=args.arch_seed)
-    print(f"{len(indices)} archs (sample_indices seed {args.arch_seed}), C={args.C} N={args.N}, batch "
-          f"{args.batch_size} (data seed {args.data_seed}), {torch.get_num_threads()} threads", flush=True)
+    print(f"{len(indices)} archs (sample_indices seed {args.arch_seed}), C={args.C} N={args.N} (init seed index + "
+          f"{args.init_seed}), batch {args.batch_size} (data seed {args.data_seed}"
+          f"{', a new batch per arch' if args.batch_per_arch else ''}), proxy seed {args.seed}, "
+          f"{torch.get_num_threads()} threads", flush=True)
     if args.resume and not args.csv:
         ap.error("--resume needs --csv")
     previous = read_scores(args.csv) if args.resume and Path(args.csv).exists() else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -128,6 +129,19 @@ def test_grasp_matches_explicit_hessian(one_layer):
     assert proxybench.score("grasp", net, x, y) == pytest.approx(expected, rel=1e-4)
 
 
+def test_grasp_matches_two_pass_reference_on_nb201():
+    """GraSP as usually written: g from one forward/backward, then d(g . grad L)/dW through a second forward."""
+    model = nb201.build_network(1, C=8, N=1, seed=0)
+    x, y = batch(8)
+    m = copy.deepcopy(model).train()
+    ws = [mod.weight for mod in m.modules() if isinstance(mod, (nn.Conv2d, nn.Linear))]
+    g = [t.detach() for t in torch.autograd.grad(F.cross_entropy(m(x), y), ws)]
+    gf = torch.autograd.grad(F.cross_entropy(m(x), y), ws, create_graph=True)
+    sum((a * b).sum() for a, b in zip(g, gf)).backward()
+    expected = float(sum((-w.detach() * w.grad).sum() for w in ws))
+    assert proxybench.score("grasp", model, x, y) == pytest.approx(expected, rel=1e-4)
+
+
 def test_jacov_and_epe_nas_of_a_linear_net():
     # f(x) = W x: every image has the same input Jacobian sum_c W_c, so all correlations are 1 and the
     # correlation matrix has eigenvalues (B, 0, ..., 0)
@@ -140,6 +154,37 @@ def test_jacov_and_epe_nas_of_a_linear_net():
     assert proxybench.score("jacov", net, x, y) == pytest.approx(expected, rel=1e-6)
     # epe_nas: s_c = n_c^2 log(1 + k), score = sum_c |s_c|
     assert proxybench.score("epe_nas", net, x, y) == pytest.approx((4 + 9) * math.log(1 + k), rel=1e-4)
+
+
+def _input_jacobian(model, x) -> np.ndarray:
+    m = copy.deepcopy(model).train()
+    xx = x.clone().requires_grad_(True)
+    out = m(xx)
+    out.backward(torch.ones_like(out))
+    return xx.grad.flatten(1).double().numpy()
+
+
+@pytest.mark.parametrize("num_classes", [10, 101])
+def test_jacov_and_epe_nas_match_numpy_formulas(num_classes):
+    model = nb201.build_network(1, C=8, N=1, num_classes=num_classes, seed=0)
+    x, _ = batch(16)
+    y = torch.tensor([0, 1, 2] * 5 + [7])  # class 7 is seen once
+    jac = _input_jacobian(model, x)
+    k = 1e-5
+    v = np.linalg.eigvalsh(np.corrcoef(jac))
+    assert proxybench.score("jacov", model, x, y) == pytest.approx(-np.sum(np.log(v + k) + 1 / (v + k)), rel=1e-6)
+    s = {}
+    for c in np.unique(y.numpy()):
+        rows = jac[y.numpy() == c]
+        if len(rows) == 1 and num_classes > 100:
+            continue  # skipped, as in the authors' code
+        corr = np.atleast_2d(np.corrcoef(rows))
+        s[c] = np.log(np.abs(corr) + k).sum() / (len(corr) if num_classes > 100 else 1)
+    if num_classes > 100:
+        expected = sum(abs(a - b) for a in s.values() for b in s.values()) / len(s)
+    else:
+        expected = sum(abs(a) for a in s.values())
+    assert proxybench.score("epe_nas", model, x, y) == pytest.approx(expected, rel=1e-6)
 
 
 def test_jacov_reports_nan_with_reason_when_output_ignores_input():
