@@ -134,6 +134,23 @@ def test_teacher_runs_once_per_batch_and_is_never_modified(batch):
     assert changed["kd"] != first[0]["kd"]
 
 
+def test_threads_share_one_teacher_pass(batch):
+    """Students scored from several threads at once (dask's threaded workers) get the sequential scores, and
+    the teacher still runs once for the batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    teacher = build_teacher("resnet8", seed=0)
+    archs = [ARCH, OTHER] * 3
+    clear_teacher_cache()
+    expected = [scores(student(a, seed=i), batch, teacher, names=["diswot", "kd"]) for i, a in enumerate(archs)]
+    students = [student(a, seed=i) for i, a in enumerate(archs)]  # seeded construction uses the global RNG
+    clear_teacher_cache()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda m: scores(m, batch, teacher, names=["diswot", "kd"]), students))
+    assert got == expected
+    assert teacher_cache_info()["teacher_forwards"] == 1
+
+
 def test_deterministic(batch):
     teacher = build_teacher("resnet8", seed=0)
     clear_teacher_cache()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -45,22 +46,32 @@ CACHE_SIZE = 8
 _cache: OrderedDict[tuple, tuple[Any, ...]] = OrderedDict()
 _built: OrderedDict[tuple, nn.Module] = OrderedDict()
 _stats = {"hits": 0, "misses": 0, "teacher_forwards": 0}
+# threaded workers (dask threads) share the caches: one lookup-or-compute at a time, so a teacher batch is run
+# once even when several students ask for it together
+_lock = threading.RLock()
 
 
 def clear_teacher_cache() -> None:
     """Forget cached teacher outputs and teachers built from spec strings."""
-    _cache.clear()
-    _built.clear()
-    for k in _stats:
-        _stats[k] = 0
+    with _lock:
+        _cache.clear()
+        _built.clear()
+        for k in _stats:
+            _stats[k] = 0
 
 
 def teacher_cache_info() -> dict[str, int]:
     """Cache statistics: ``hits``, ``misses``, ``teacher_forwards`` (member forward passes run), ``size``."""
-    return dict(_stats, size=len(_cache))
+    with _lock:
+        return dict(_stats, size=len(_cache))
 
 
 def resolve_teacher(ctx: ProxyContext) -> nn.Module:
+    with _lock:
+        return _resolve_teacher(ctx)
+
+
+def _resolve_teacher(ctx: ProxyContext) -> nn.Module:
     teacher = ctx.teacher
     if isinstance(teacher, str):
         seed = int(ctx.option("teacher_seed", 0))
@@ -138,7 +149,12 @@ def teacher_features(ctx: ProxyContext) -> dict[str, Any]:
     """The teacher's features on the context's first batch (see the module docstring)."""
     if ctx.teacher is None:
         raise ProxyError("this proxy needs a teacher network (option teacher=...), none was given")
-    teacher = resolve_teacher(ctx)
+    with _lock:
+        return _teacher_features(ctx)
+
+
+def _teacher_features(ctx: ProxyContext) -> dict[str, Any]:
+    teacher = _resolve_teacher(ctx)
     option = str(ctx.option("teacher_bn", "auto"))
     members = ensemble_members(teacher)
     modes = tuple(member_bn_mode(m, option) for m in members)
