@@ -95,7 +95,8 @@ def load_images(name: str, data_root: str | None) -> tuple[np.ndarray, np.ndarra
 
 
 def make_batches(name: str, data_root: str | None, batch_size: int, resolution: int | None, seeds: list[int],
-                 num_classes: int | None) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int, int]:
+                 num_classes: int | None,
+                 channels: int | None = None) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int, int]:
     """One (inputs, targets) batch per seed; returns (batches, in_channels, num_classes)."""
     if name == "synthetic":
         k = num_classes or 10
@@ -118,8 +119,12 @@ def make_batches(name: str, data_root: str | None, batch_size: int, resolution: 
         if resolution and x.shape[-1] != resolution:
             x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True,
                               align_corners=False)
+        if channels and x.shape[1] != channels:
+            if x.shape[1] != 1:
+                raise ValueError(f"cannot turn {x.shape[1]}-channel images into {channels} channels")
+            x = x.expand(-1, channels, -1, -1)  # grey images replicated, as the benchmark's trainer does
         out.append((x.contiguous(), torch.from_numpy(labels)[idx]))
-    return out, int(x_all.shape[1]), int(num_classes or k)
+    return out, int(channels or x_all.shape[1]), int(num_classes or k)
 
 
 # ---- main ---------------------------------------------------------------------------------------------------------
@@ -154,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         archs = archs[: args.limit]
     metrics = list(truth.columns)
 
-    data = args.data or str(meta_value(meta, "data", "dataset", default="synthetic")).lower().replace("_", "-")
+    data_meta = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    data = args.data or str(data_meta.get("dataset") or meta_value(meta, "data", "dataset", default="synthetic"))
+    data = data.lower().replace("_", "-")
     if data not in DATASETS:
         data = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}.get(data, data)
     resolution = args.resolution or meta_value(meta, "resolution", "image_size", "input_size")
@@ -163,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.seeds))
     batches, in_channels, num_classes = make_batches(data, args.data_root, args.batch_size,
                                                      int(resolution) if resolution else None, seeds,
-                                                     meta_value(meta, "num_classes"))
+                                                     meta_value(meta, "num_classes"),
+                                                     data_meta.get("channels"))
     teacher = build_teacher(args.teacher, num_classes=num_classes, in_channels=in_channels, seed=args.teacher_seed)
 
     names: list[str] = []
@@ -221,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         ok = a.notna() & b.notna()
         print(f"\n{metrics[0]} vs {metrics[1]}: Kendall {stats.kendalltau(a[ok], b[ok]).statistic:.3f}, "
               f"Spearman {stats.spearmanr(a[ok], b[ok]).statistic:.3f} (n={int(ok.sum())})")
-    if "kd_acc" in metrics and corr["kd_aware"].any() and (~corr["kd_aware"]).any():
-        kd = corr[corr["metric"] == "kd_acc"].dropna(subset=["kendall"])
+    kd = corr[corr["metric"] == "kd_acc"].dropna(subset=["kendall"]) if "kd_acc" in metrics else corr.iloc[:0]
+    if kd["kd_aware"].any() and (~kd["kd_aware"]).any():
         best_kd = kd[kd["kd_aware"]].sort_values("kendall").iloc[-1]
         best_std = kd[~kd["kd_aware"]].sort_values("kendall").iloc[-1]
         verdict = "holds" if best_kd["kendall"] > best_std["kendall"] else "does not hold"
