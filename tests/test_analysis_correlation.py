@@ -263,3 +263,84 @@ def test_degenerate_resamples_are_left_out_of_percentile_ci():
     nc = noise_ceiling(gt, n_resamples=3000, seed=0)
     row = value(nc, "noise_ceiling", "kendall")
     assert np.isfinite(row["ci_low"]) and row["ci_low"] <= row["value"] <= row["ci_high"] <= 1.0
+
+
+# ---- paired comparisons of two correlations -----------------------------------------------------------------------
+
+def comparison_tables(n: int = 60, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    kd = rng.normal(size=n)
+    vanilla = kd + rng.normal(scale=1.0, size=n)
+    scores = tidy_scores({"good": kd + rng.normal(scale=0.3, size=n), "bad": kd + rng.normal(scale=2.0, size=n),
+                          "twin": kd + rng.normal(scale=0.3, size=n)})
+    gt = pd.concat([tidy_gt(kd, "kd_acc"), tidy_gt(vanilla, "vanilla_acc")], ignore_index=True)
+    return scores, gt
+
+
+def test_compare_correlations_values_sign_and_symmetry():
+    scores, gt = comparison_tables()
+    cmp = C.compare_correlations(scores, gt, [("good", "bad"), ("bad", "good"), ("good", "good")],
+                                 n_resamples=500)
+    assert list(cmp.columns) == C.COMPARE_COLUMNS and len(cmp) == 6
+    corr = correlate(scores, gt, ci=False, topk=())
+    for _, r in cmp.iterrows():  # point values are those of correlate() on the same archs
+        assert r["value_a"] == pytest.approx(value(corr, r["proxy_a"], r["statistic"], gt="kd_acc")["value"])
+        assert r["difference"] == pytest.approx(r["value_a"] - r["value_b"])
+        assert r["ground_truth_a"] == r["ground_truth_b"] == "kd_acc" and r["n"] == 60
+    ab, ba, same = (cmp[cmp["statistic"] == "kendall"].iloc[i] for i in range(3))
+    assert ab["difference"] > 0.3 and ab["ci_low"] > 0 and ab["p_value"] < 0.01
+    # swapping A and B negates the difference and its interval (same resamples for the same seed)
+    assert ba["difference"] == pytest.approx(-ab["difference"])
+    assert (ba["ci_low"], ba["ci_high"]) == pytest.approx((-ab["ci_high"], -ab["ci_low"]))
+    assert ba["p_value"] == pytest.approx(ab["p_value"])
+    # a proxy against itself: zero difference in every resample
+    assert (same["difference"], same["ci_low"], same["ci_high"], same["p_value"]) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_compare_correlations_equal_proxies_are_not_separated_and_ground_truth_pairs():
+    scores, gt = comparison_tables()
+    cmp = C.compare_correlations(scores, gt, [("good", "twin"), (("good", "kd_acc"), ("good", "vanilla_acc"))],
+                                 statistics=("kendall",), n_resamples=1000, seed=3)
+    twins, kd_vs_vanilla = cmp.iloc[0], cmp.iloc[1]
+    # two proxies with the same noise level: the CI straddles 0
+    assert twins["ci_low"] < 0 < twins["ci_high"] and twins["p_value"] > 0.05
+    # the proxy is built from kd_acc, so it fits kd_acc better than vanilla_acc
+    assert kd_vs_vanilla["ground_truth_b"] == "vanilla_acc" and kd_vs_vanilla["ci_low"] > 0
+    again = C.compare_correlations(scores, gt, [("good", "twin")], statistics=("kendall",), n_resamples=1000,
+                                   seed=3)
+    assert again.iloc[0].equals(twins)  # deterministic for a seed
+
+
+def test_compare_correlations_uses_only_archs_common_to_all_four_series():
+    scores, gt = comparison_tables(n=30)
+    scores.loc[(scores["proxy"] == "bad") & (scores["arch_index"] < 4), "score"] = np.nan
+    gt = gt[~((gt["metric"] == "vanilla_acc") & (gt["arch_index"] >= 27))]
+    cmp = C.compare_correlations(scores, gt, [(("good", "kd_acc"), ("bad", "vanilla_acc"))],
+                                 statistics=("spearman",), n_resamples=200)
+    assert cmp.iloc[0]["n"] == 30 - 4 - 3
+    keep = np.arange(4, 27)
+    good = scores[scores["proxy"] == "good"].set_index("arch_index")["score"].loc[keep]
+    kd = gt[gt["metric"] == "kd_acc"].set_index("arch_index")["value"].loc[keep]
+    assert cmp.iloc[0]["value_a"] == pytest.approx(scipy.stats.spearmanr(good, kd).statistic)
+
+
+def test_compare_correlations_bad_input():
+    scores, gt = comparison_tables(n=10)
+    with pytest.raises(ValueError, match="unknown proxy 'nope'.*valid: good, bad, twin"):
+        C.compare_correlations(scores, gt, [("good", "nope")])
+    with pytest.raises(ValueError, match="unknown ground truth 'test_acc'"):
+        C.compare_correlations(scores, gt, [(("good", "test_acc"), "bad")])
+    with pytest.raises(ValueError, match="comparison 0 must be a pair"):
+        C.compare_correlations(scores, gt, ["good"])
+    with pytest.raises(ValueError, match="must be a proxy name or a \\(proxy, ground truth\\) pair"):
+        C.compare_correlations(scores, gt, [(("good", "kd_acc", 1), "bad")])
+    with pytest.raises(ValueError, match="unknown statistic"):
+        C.compare_correlations(scores, gt, [("good", "bad")], statistics=("tau",))
+    tiny = C.compare_correlations(scores[scores["arch_index"] < 2], gt, [("good", "bad")], n_resamples=50)
+    assert tiny["value_a"].isna().all() and tiny["ci_low"].isna().all()  # too few archs: NaN, not an error
+
+
+def test_kd_vanilla_pairs():
+    assert C.kd_vanilla_pairs(["kd_acc", "vanilla_acc", "x"]) == [("kd_acc", "vanilla_acc")]
+    assert C.kd_vanilla_pairs(["a/kd_acc", "b/vanilla_acc", "a/vanilla_acc"]) == [("a/kd_acc", "a/vanilla_acc")]
+    assert C.kd_vanilla_pairs(["kd_acc"]) == []

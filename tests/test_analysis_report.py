@@ -125,6 +125,14 @@ def test_report_builds_from_fixture_run(run_dir):
     weak = next(line for line in section.splitlines() if "| weak |" in line)
     assert weak.rstrip(" |").split("|")[-3:] == [" 21 ", " 1 ", " 2"]
     assert (run_dir / "figures" / "proxy_matrix.png").stat().st_size > 0
+    # paired comparisons: the top proxy against the others, and KD vs vanilla per proxy
+    comp = mdt.split("## Comparisons (paired bootstrap)")[1].split("\n## ")[0]
+    top = comp.split("### kd_acc: is the top proxy ahead")[1].split("###")[0]
+    assert [line.split("|")[1].strip() for line in top.splitlines() if line.startswith("| good")] == \
+        ["good − weak", "good − anti"]
+    kd = comp.split("### kd_acc vs vanilla_acc")[1]
+    assert {line.split("|")[1].strip() for line in kd.splitlines() if re.match(r"\| (good|weak|anti) ", line)} == \
+        {"good", "weak", "anti"}
 
 
 def test_report_without_ground_truth(run_dir):

@@ -1,6 +1,7 @@
 """Analysis of a run: correlations, rank ensembles, figures, reports and exports.
 
-``correlate(scores, ground_truth)`` -> tidy correlations; ``add_ensembles(scores, {name: [proxies]})`` ->
+``correlate(scores, ground_truth)`` -> tidy correlations; ``compare_correlations(scores, ground_truth,
+[(A, B), ...])`` -> paired-bootstrap differences of two correlations; ``add_ensembles(scores, {name: [proxies]})`` ->
 scores with ensemble proxies; ``write_report(run_dir)`` -> (report.md, report.html);
 ``export_tables(run_dir or {name: DataFrame}, formats)`` -> CSV / Parquet files; ``load_run(run_dir)`` -> the
 tables of a run directory. The figure and report functions import matplotlib on first use only.
@@ -10,15 +11,18 @@ from importlib import import_module
 
 from .correlation import (
     COLUMNS,
+    COMPARE_COLUMNS,
     CORRELATIONS,
     HEADLINE,
     NOISE_CEILING,
     best_percentile,
     bootstrap_ci,
+    compare_correlations,
     correlate,
     ground_truth_names,
     ground_truth_values,
     headline,
+    kd_vanilla_pairs,
     noise_ceiling,
     proxy_rank_correlation,
     topk_overlap,
@@ -42,9 +46,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "COLUMNS", "CORRELATIONS", "ENSEMBLE_METHODS", "HEADLINE", "NOISE_CEILING", "RunData", "add_ensembles",
-    "best_percentile", "bootstrap_ci", "correlate", "export_tables", "ground_truth_names", "ground_truth_values",
-    "headline", "load_run", "majority_vote", "make_figures", "noise_ceiling", "plot_correlation_bars",
-    "plot_heatmap", "plot_kd_vs_vanilla", "plot_proxy_matrix", "plot_scatter_grid", "proxy_colors",
-    "proxy_rank_correlation", "rank_sum", "read_table", "topk_overlap", "write_report", "write_table",
+    "COLUMNS", "COMPARE_COLUMNS", "CORRELATIONS", "ENSEMBLE_METHODS", "HEADLINE", "NOISE_CEILING", "RunData",
+    "add_ensembles", "best_percentile", "bootstrap_ci", "compare_correlations", "correlate", "export_tables",
+    "ground_truth_names", "ground_truth_values", "headline", "kd_vanilla_pairs", "load_run", "majority_vote",
+    "make_figures", "noise_ceiling", "plot_correlation_bars", "plot_heatmap", "plot_kd_vs_vanilla",
+    "plot_proxy_matrix", "plot_scatter_grid", "proxy_colors", "proxy_rank_correlation", "rank_sum", "read_table",
+    "topk_overlap", "write_report", "write_table",
 ]

@@ -409,11 +409,12 @@ class _SeedPairsStatistic:
 
 
 def _bootstrap(statistic, n: int, k: int, *, n_resamples: int, method: str, confidence_level: float,
-               seed: int) -> tuple[np.ndarray, np.ndarray]:
+               seed: int, distribution: bool = False):
     """CI of the k statistics of ``statistic(idx)`` by :func:`scipy.stats.bootstrap` over architecture indices
     (resampling the indices = paired resampling of scores and ground truth, as scipy does for ``paired=True``).
     Resamples where a correlation is undefined (constant scores or ground truth) are left out of the percentile
-    and basic intervals when they are at most 5% of all; otherwise, and for BCa, the CI is NaN."""
+    and basic intervals when they are at most 5% of all; otherwise, and for BCa, the CI is NaN.
+    Returns (low, high), or (low, high, bootstrap distribution (k, n_resamples)) with ``distribution``."""
     batch = max(1, min(n_resamples, int(2e6 // n)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -433,7 +434,7 @@ def _bootstrap(statistic, n: int, k: int, *, n_resamples: int, method: str, conf
             theta = float(np.asarray(statistic(np.arange(n)), dtype=float).reshape(k)[j])
             lo, hi = 2 * theta - hi, 2 * theta - lo
         low[j], high[j] = lo, hi
-    return low, high
+    return (low, high, dist) if distribution else (low, high)
 
 
 def bootstrap_ci(x: np.ndarray, y: np.ndarray, statistics: Sequence[str] = CORRELATIONS, *,
@@ -450,6 +451,115 @@ def bootstrap_ci(x: np.ndarray, y: np.ndarray, statistics: Sequence[str] = CORRE
     low, high = _bootstrap(stat, n, len(statistics), n_resamples=n_resamples, method=method,
                            confidence_level=confidence_level, seed=seed)
     return {s: (float(lo), float(hi)) for s, lo, hi in zip(statistics, low, high)}
+
+
+class _DifferenceStatistic:
+    """Bootstrap statistic: correlation of pair A minus correlation of pair B on the same resampled
+    architectures."""
+
+    def __init__(self, a: _PairStatistic, b: _PairStatistic):
+        self.a, self.b = a, b
+
+    def __call__(self, idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        return self.a(idx) - self.b(idx)
+
+
+COMPARE_COLUMNS = ["proxy_a", "ground_truth_a", "proxy_b", "ground_truth_b", "statistic", "value_a", "value_b",
+                   "difference", "ci_low", "ci_high", "p_value", "n"]
+
+
+def _comparison_side(item, what: str) -> tuple[str, str | None]:
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(v, str) for v in item):
+        return item[0], item[1]
+    raise ValueError(f"comparison side {what} must be a proxy name or a (proxy, ground truth) pair of strings, "
+                     f"got {item!r}")
+
+
+def compare_correlations(scores: pd.DataFrame, ground_truth: pd.DataFrame, comparisons, *,
+                         statistics: Sequence[str] = ("kendall", "spearman"), n_resamples: int = 2000,
+                         ci_method: str = "percentile", confidence_level: float = 0.95, seed: int = 0,
+                         key: str = "auto") -> pd.DataFrame:
+    """Is one correlation larger than another on the same architectures? Paired bootstrap of the difference.
+
+    ``comparisons``: an iterable of (A, B), each side a ``(proxy, ground_truth)`` pair or a bare proxy name
+    (then the table's first ground truth). Two proxies on one ground truth answer "does proxy A rank better
+    than proxy B?"; one proxy on two ground truths (``kd_acc`` vs ``vanilla_acc``) answers "does this proxy
+    fit KD accuracy better than vanilla accuracy?" (DisWOT's claim). Both correlations use the architectures
+    where all four series are finite, with seed-averaged scores and ground truth as in :func:`correlate`.
+
+    The difference d = corr(A) - corr(B) is bootstrapped by resampling architectures with replacement, one
+    index vector for all four series (:func:`scipy.stats.bootstrap`; ``ci_method`` percentile, basic or
+    BCa), which keeps the dependence between the two correlations. ``p_value`` is the two-sided bootstrap
+    p-value of d = 0: 2 (min(#{d* <= 0}, #{d* >= 0}) + 1) / (B + 1) over the B finite resamples d*, capped
+    at 1 (so never below 2 / (``n_resamples`` + 1)). Returns one row per (comparison, statistic) with
+    columns :data:`COMPARE_COLUMNS`.
+    """
+    method = _validate_options(statistics, (), ci_method, n_resamples, confidence_level)
+    sc = _normalise_scores(scores)
+    gt = _normalise_ground_truth(ground_truth)
+    key = join_key(sc, gt, key)
+    names = list(dict.fromkeys(gt["_name"]))
+    proxies = list(dict.fromkeys(sc["proxy"]))
+    series: dict[tuple[str, str], tuple[pd.Series, pd.Series]] = {}
+
+    def resolve(item, what):
+        proxy, name = _comparison_side(item, what)
+        if proxy not in proxies:
+            raise ValueError(f"unknown proxy {proxy!r} in comparison side {what}; valid: "
+                             f"{', '.join(map(str, proxies))}")
+        (name,) = _resolve_names(gt, name if name is not None else names[0])
+        if (proxy, name) not in series:
+            score = seed_averaged(score_matrix(sc, proxy, key=key))
+            series[(proxy, name)] = (score[np.isfinite(score)], ground_truth_values(gt, name, key=key))
+        return proxy, name
+
+    rows = []
+    for i, pair in enumerate(comparisons):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"comparison {i} must be a pair (A, B), got {pair!r}")
+        a, b = resolve(pair[0], "A"), resolve(pair[1], "B")
+        (xa, ya), (xb, yb) = series[a], series[b]
+        common = xa.index.intersection(ya.index).intersection(xb.index).intersection(yb.index).sort_values()
+        arrays = [s.loc[common].to_numpy(dtype=float) for s in (xa, ya, xb, yb)]
+        n = len(common)
+        values = {s: (point_estimate(s, arrays[0], arrays[1])[0], point_estimate(s, arrays[2], arrays[3])[0])
+                  for s in statistics}
+        low = high = pvals = None
+        if n >= MIN_ARCHS and all(np.ptp(v) > 0 for v in arrays):
+            stat = _DifferenceStatistic(_PairStatistic(arrays[0], arrays[1], statistics, COUNT_PATH_MAX),
+                                        _PairStatistic(arrays[2], arrays[3], statistics, COUNT_PATH_MAX))
+            low, high, dist = _bootstrap(stat, n, len(statistics), n_resamples=int(n_resamples), method=method,
+                                         confidence_level=confidence_level, seed=seed, distribution=True)
+            pvals = []
+            for j in range(len(statistics)):
+                d = dist[j][np.isfinite(dist[j])]
+                tail = min(int(np.sum(d <= 0)), int(np.sum(d >= 0)))
+                pvals.append(min(1.0, 2 * (tail + 1) / (len(d) + 1)) if len(d) else math.nan)
+        for j, s in enumerate(statistics):
+            va, vb = values[s]
+            rows.append({"proxy_a": a[0], "ground_truth_a": a[1], "proxy_b": b[0], "ground_truth_b": b[1],
+                         "statistic": s, "value_a": va, "value_b": vb, "difference": va - vb,
+                         "ci_low": float(low[j]) if low is not None else math.nan,
+                         "ci_high": float(high[j]) if high is not None else math.nan,
+                         "p_value": float(pvals[j]) if pvals is not None else math.nan, "n": n})
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+
+
+def kd_vanilla_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(kd, vanilla) pairs among ground-truth names whose metrics differ only by ``kd`` <-> ``vanilla``
+    (e.g. ``kd_acc`` / ``vanilla_acc``, same data set)."""
+    names = list(names)
+    out = []
+    for n in names:
+        ds, _, metric = n.rpartition("/")
+        if "kd" in metric:
+            v = metric.replace("kd", "vanilla", 1)
+            partner = f"{ds}/{v}" if ds else v
+            if partner in names:
+                out.append((n, partner))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------

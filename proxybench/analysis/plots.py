@@ -34,6 +34,7 @@ from .correlation import (
     _normalise_scores,
     headline,
     join_key,
+    kd_vanilla_pairs,
     point_estimate,
     proxy_rank_correlation,
     score_matrix,
@@ -304,21 +305,6 @@ def plot_proxy_matrix(scores: pd.DataFrame, *, proxies: Sequence[str] | None = N
 # ----------------------------------------------------------------------------------------------------------
 # (e) KD vs vanilla
 # ----------------------------------------------------------------------------------------------------------
-
-def kd_vanilla_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
-    """(kd, vanilla) pairs among ground-truth names whose metrics differ only by ``kd`` <-> ``vanilla``
-    (e.g. ``kd_acc`` / ``vanilla_acc``, same data set)."""
-    names = list(names)
-    out = []
-    for n in names:
-        ds, _, metric = n.rpartition("/")
-        if "kd" in metric:
-            v = metric.replace("kd", "vanilla", 1)
-            partner = f"{ds}/{v}" if ds else v
-            if partner in names:
-                out.append((n, partner))
-    return out
-
 
 def plot_kd_vs_vanilla(ground_truth: pd.DataFrame, kd_name: str, vanilla_name: str, *, n_labels: int = 6,
                        path: str | Path | None = None) -> Figure:

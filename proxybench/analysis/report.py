@@ -2,7 +2,9 @@
 
 Contents: run metadata (every key of run.json), a summary of what was scored, the correlation table of
 every ground truth sorted by Kendall tau (with CIs, top-k, counts of dropped and missing architectures and
-the noise ceiling), per-proxy timings and failures, and the figures of :mod:`proxybench.analysis.plots`.
+the noise ceiling), paired-bootstrap comparisons (the top proxy against the next ones; each proxy's tau on
+KD accuracy minus its tau on vanilla accuracy), per-proxy timings and failures, and the figures of
+:mod:`proxybench.analysis.plots`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from .correlation import CORRELATIONS, HEADLINE, NOISE_CEILING, correlate
+from .correlation import CORRELATIONS, HEADLINE, NOISE_CEILING, compare_correlations, correlate, kd_vanilla_pairs
 from .plots import make_figures
 from .rundir import RunData, load_run, write_table
 
@@ -150,6 +152,60 @@ def correlation_table(correlations: pd.DataFrame, ground_truth_name: str
     return header, rows, classes
 
 
+def _diff_cells(r: pd.Series) -> list[str]:
+    ci = (f" [{_f(r['ci_low'])}, {_f(r['ci_high'])}]" if math.isfinite(r["ci_low"]) and math.isfinite(r["ci_high"])
+          else "")
+    return [_f(r["value_a"]), _f(r["value_b"]), f"{r['difference']:+.2f}{ci}" if math.isfinite(r["difference"])
+            else "–", _p(r["p_value"]), str(int(r["n"]))]
+
+
+def comparison_blocks(scores: pd.DataFrame, ground_truth: pd.DataFrame, corr: pd.DataFrame, *,
+                      runners_up: int = 5, n_resamples: int = 2000) -> list[tuple]:
+    """Report blocks of paired-bootstrap comparisons (:func:`compare_correlations`, Kendall tau):
+    for every ground truth, the top proxy against the next ``runners_up``; for every KD / vanilla pair of
+    ground truths, each proxy's tau on KD accuracy minus its tau on vanilla accuracy."""
+    head = corr[(corr["seed"].astype(str) == HEADLINE) & (corr["statistic"] == "kendall")
+                & (corr["proxy"] != NOISE_CEILING)]
+    names = list(dict.fromkeys(head["ground_truth"]))
+    opts = {"statistics": ("kendall",), "n_resamples": n_resamples}
+    blocks: list[tuple] = []
+    tables = []
+    for name in names:
+        ranked = head[head["ground_truth"] == name].dropna(subset=["value"]).sort_values("value", ascending=False)
+        proxies = list(ranked["proxy"])
+        if len(proxies) < 2:
+            continue
+        pairs = [((proxies[0], name), (p, name)) for p in proxies[1:1 + runners_up]]
+        tables.append((name, compare_correlations(scores, ground_truth, pairs, **opts)))
+    kd_pairs = kd_vanilla_pairs(names)
+    if not tables and not kd_pairs:
+        return blocks
+    blocks.append(("h2", "Comparisons (paired bootstrap)"))
+    blocks.append(("p", "Differences of Kendall τ computed on the same architectures, with a 95% CI and a "
+                        "two-sided p-value from resampling architectures (one resample for both correlations, "
+                        "so their dependence is kept). A CI that excludes 0 means the difference is unlikely "
+                        "to be an accident of which architectures were sampled."))
+    header = ["τ A", "τ B", "Δτ = A − B [95% CI]", "p", "n"]
+    for name, df in tables:
+        blocks.append(("h3", f"{name}: is the top proxy ahead of the next ones?"))
+        rows = [[f"{r['proxy_a']} − {r['proxy_b']}"] + _diff_cells(r) for _, r in df.iterrows()]
+        blocks.append(("table", ["A − B"] + header, rows, [""] * len(rows)))
+    for kd, vanilla in kd_pairs:
+        proxies = [p for p in dict.fromkeys(head["proxy"])
+                   if {kd, vanilla} <= set(head.loc[head["proxy"] == p, "ground_truth"])]
+        if not proxies:
+            continue
+        df = compare_correlations(scores, ground_truth, [((p, kd), (p, vanilla)) for p in proxies], **opts)
+        df = df.sort_values("difference", ascending=False, na_position="last")
+        blocks.append(("h3", f"{kd} vs {vanilla}: which proxies fit KD accuracy better than vanilla accuracy?"))
+        blocks.append(("p", f"Δτ > 0: the proxy ranks architectures closer to their {kd} than to their {vanilla} "
+                            "(DisWOT's claim for KD-aware proxies)."))
+        rows = [[str(r["proxy_a"])] + _diff_cells(r) for _, r in df.iterrows()]
+        blocks.append(("table", ["proxy", f"τ {kd}", f"τ {vanilla}", "Δτ [95% CI]", "p", "n"], rows,
+                       [""] * len(rows)))
+    return blocks
+
+
 def _summary(run: RunData, corr: pd.DataFrame | None) -> list[str]:
     sc = run.scores
     key = "arch_index" if "arch_index" in sc.columns else "arch"
@@ -212,6 +268,8 @@ def build_blocks(run: RunData, corr: pd.DataFrame | None, figures: Mapping[str, 
                                     f"{int(nc['n'].iloc[0])} architectures with >= 2 seeds): {', '.join(parts)}."))
             header, rows, classes = correlation_table(corr, name)
             blocks.append(("table", header, rows, classes))
+    if corr is not None and len(corr) and run.ground_truth is not None:
+        blocks += comparison_blocks(run.scores, run.ground_truth, corr)
     blocks.append(("h2", "Timing and failures per proxy"))
     blocks.append(("p", "Seconds per architecture and seed as recorded by the proxy engine (the network build is "
                         "not included); slowest first."))
