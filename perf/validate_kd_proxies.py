@@ -7,8 +7,10 @@ GROUND_TRUTH is a benchmark name or file that ``proxybench.benchmarks.groundtrut
 every arch of the table (or ``--limit`` of them), builds the NB201 student (C, N from the table's metadata or the
 options), scores the KD-aware proxies (DisWOT and its variants, the KD losses) with the given teacher and the
 standard proxies on one input batch per seed, then prints Kendall tau and Spearman rho of every proxy against every
-metric of the table (``kd_acc`` and ``vanilla_acc`` for the KD benchmark), the tau between the metrics themselves,
-and whether the best KD-aware proxy fits ``kd_acc`` better than the best standard proxy (DisWOT's claim).
+metric of the table (``kd_acc`` and ``vanilla_acc`` for the KD benchmark, plus ``kd_gain`` = KD - vanilla accuracy)
+with bootstrap CIs, each proxy's tau on KD minus its tau on vanilla accuracy (paired bootstrap), the noise ceiling
+of the table's repeated seeds, the tau between the metrics themselves, and whether the best KD-aware proxy fits
+``kd_acc`` better than the best standard proxy (DisWOT's claim), with the CI of that difference.
 
 Input batches: ``--data fashion-mnist`` (IDX files under ``--data-root``, default
 /usr/share/datasets/fashion-mnist, training split), ``cifar10`` / ``cifar100`` (the test-image samples in
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import math
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from proxybench import nb201
+from proxybench.analysis import compare_correlations, correlate
 from proxybench.distill.teachers import build_teacher, describe
 from proxybench.proxies import list_proxies, make_context, score_many
 
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--C", type=int, default=None)
     ap.add_argument("--N", type=int, default=None)
     ap.add_argument("--limit", type=int, default=None, help="score only the first LIMIT archs of the table")
+    ap.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for CIs and differences")
     ap.add_argument("--out", default=None, help="write scores and correlations as CSV files with this prefix")
     args = ap.parse_args(argv)
 
@@ -205,47 +208,78 @@ def main(argv: list[str] | None = None) -> int:
     for proxy, group in errors.groupby("proxy"):
         print(f"  {proxy}: {len(group)} errors, e.g. {group['error'].iloc[0]}", file=sys.stderr)
 
-    mean_scores = scores.groupby(["arch_index", "proxy"])["score"].mean().unstack("proxy")
-    corr_rows = []
-    for proxy in names:
-        if proxy not in mean_scores:
-            continue
-        for metric in metrics:
-            joined = pd.concat([mean_scores[proxy], truth[metric]], axis=1, join="inner").dropna()
-            joined = joined[np.isfinite(joined.iloc[:, 0])]
-            n = len(joined)
-            tau = stats.kendalltau(joined.iloc[:, 0], joined.iloc[:, 1]).statistic if n > 2 else math.nan
-            rho = stats.spearmanr(joined.iloc[:, 0], joined.iloc[:, 1]).statistic if n > 2 else math.nan
-            corr_rows.append({"proxy": proxy, "kd_aware": proxy in kd_aware, "metric": metric, "kendall": tau,
-                              "spearman": rho, "n": n, "n_dropped": len(archs) - n,
-                              "seconds_per_arch": scores.loc[scores["proxy"] == proxy, "seconds"].sum() / len(archs)})
-    corr = pd.DataFrame(corr_rows)
-    wide = corr.pivot_table(index=["proxy", "kd_aware"], columns="metric", values=["kendall", "spearman"])
-    wide.columns = [f"{stat}:{metric}" for stat, metric in wide.columns]
-    first = f"kendall:{'kd_acc' if 'kd_acc' in metrics else metrics[0]}"
-    print(wide.sort_values(first, ascending=False).round(3).to_string())
-    if len(metrics) >= 2:
-        a, b = truth[metrics[0]], truth[metrics[1]]
-        ok = a.notna() & b.notna()
-        print(f"\n{metrics[0]} vs {metrics[1]}: Kendall {stats.kendalltau(a[ok], b[ok]).statistic:.3f}, "
+    # correlations (bootstrap CIs over archs) against every metric of the table, plus the KD gain
+    gt_eval = gt[gt["arch_index"].isin(archs)].copy()
+    if {"kd_acc", "vanilla_acc"} <= set(metrics):
+        gain = (truth["kd_acc"] - truth["vanilla_acc"]).dropna().loc[lambda v: v.index.isin(archs)]
+        gt_eval = pd.concat([gt_eval, pd.DataFrame({"arch_index": gain.index, "metric": "kd_gain",
+                                                    "value": gain.to_numpy(), "seed": -1})], ignore_index=True)
+        if "dataset" in gt_eval.columns:
+            gt_eval["dataset"] = gt_eval["dataset"].fillna(gt_eval["dataset"].dropna().iloc[0])
+    corr = correlate(scores[["arch_index", "arch", "proxy", "seed", "score"]], gt_eval,
+                     statistics=("kendall", "spearman"), topk=(10,), n_resamples=args.resamples)
+    corr["kd_aware"] = corr["proxy"].isin(kd_aware)
+    head = corr[corr["seed"] == "avg_score"]
+    gt_names = [n for n in dict.fromkeys(head["ground_truth"]) if n]
+
+    def cell(proxy, name, stat="kendall"):
+        r = head[(head["proxy"] == proxy) & (head["ground_truth"] == name) & (head["statistic"] == stat)]
+        if not len(r):
+            return "–"
+        r = r.iloc[0]
+        return f"{r['value']:.3f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+
+    kd_name = next((n for n in gt_names if n.endswith("kd_acc")), gt_names[0])
+    van_name = next((n for n in gt_names if n.endswith("vanilla_acc")), None)
+    order = (head[(head["ground_truth"] == kd_name) & (head["statistic"] == "kendall")
+                  & (head["proxy"] != "noise_ceiling")].sort_values("value", ascending=False)["proxy"].tolist())
+    diffs = pd.DataFrame()
+    if van_name is not None:
+        diffs = compare_correlations(scores, gt_eval, [((p, kd_name), (p, van_name)) for p in order],
+                                     statistics=("kendall",), n_resamples=args.resamples).set_index("proxy_a")
+    table = []
+    for proxy in order:
+        row = {"proxy": proxy, "kd_aware": proxy in kd_aware}
+        for name in gt_names:
+            row[f"tau {name} [95% CI]"] = cell(proxy, name)
+        row[f"rho {kd_name}"] = cell(proxy, kd_name, "spearman").split(" ")[0]
+        if len(diffs):
+            d = diffs.loc[proxy]
+            row["dtau kd-vanilla [95% CI]"] = f"{d['difference']:+.3f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]"
+            row["p"] = f"{d['p_value']:.3f}"
+        row["s/arch"] = f"{scores.loc[scores['proxy'] == proxy, 'seconds'].sum() / len(archs):.3f}"
+        table.append(row)
+    print(f"\nKendall tau of each proxy against each metric (sorted by tau on {kd_name}; bootstrap CIs over archs, "
+          f"{args.resamples} resamples):")
+    print(pd.DataFrame(table).to_string(index=False))
+    nc = head[(head["proxy"] == "noise_ceiling") & (head["statistic"] == "kendall")]
+    for _, r in nc.iterrows():
+        print(f"noise ceiling {r['ground_truth']}: tau {r['value']:.3f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] "
+              f"({int(r['n'])} archs with >= 2 seeds)")
+    if van_name is not None:
+        a, b = truth["kd_acc"], truth["vanilla_acc"]
+        ok = a.notna() & b.notna() & a.index.isin(archs)
+        print(f"\n{kd_name} vs {van_name}: Kendall {stats.kendalltau(a[ok], b[ok]).statistic:.3f}, "
               f"Spearman {stats.spearmanr(a[ok], b[ok]).statistic:.3f} (n={int(ok.sum())})")
-    kd = corr[corr["metric"] == "kd_acc"].dropna(subset=["kendall"]) if "kd_acc" in metrics else corr.iloc[:0]
-    if kd["kd_aware"].any() and (~kd["kd_aware"]).any():
-        best_kd = kd[kd["kd_aware"]].sort_values("kendall").iloc[-1]
-        best_std = kd[~kd["kd_aware"]].sort_values("kendall").iloc[-1]
-        verdict = "holds" if best_kd["kendall"] > best_std["kendall"] else "does not hold"
-        print(f"best KD-aware on kd_acc: {best_kd['proxy']} tau {best_kd['kendall']:.3f}; best standard: "
-              f"{best_std['proxy']} tau {best_std['kendall']:.3f} -> DisWOT's claim {verdict} on this table")
-        if "vanilla_acc" in metrics:
-            for proxy in ("diswot", "diswot_relation", "diswot_semantic"):
-                sub = corr[corr["proxy"] == proxy].set_index("metric")
-                if len(sub) and {"kd_acc", "vanilla_acc"} <= set(sub.index):
-                    print(f"{proxy}: tau kd_acc {sub.loc['kd_acc', 'kendall']:.3f} vs vanilla_acc "
-                          f"{sub.loc['vanilla_acc', 'kendall']:.3f}")
+    kd_rank = [p for p in order if p in kd_aware]
+    std_rank = [p for p in order if p not in kd_aware]
+    if kd_rank and std_rank:
+        claim = compare_correlations(scores, gt_eval, [((kd_rank[0], kd_name), (std_rank[0], kd_name))],
+                                     statistics=("kendall",), n_resamples=args.resamples).iloc[0]
+        verdict = "holds" if claim["difference"] > 0 else "does not hold"
+        strength = ("and the difference is significant (95% CI excludes 0)" if claim["ci_low"] > 0 or
+                    claim["ci_high"] < 0 else "but the 95% CI of the difference includes 0")
+        print(f"best KD-aware on {kd_name}: {kd_rank[0]} tau {claim['value_a']:.3f}; best standard: {std_rank[0]} "
+              f"tau {claim['value_b']:.3f}; difference {claim['difference']:+.3f} [{claim['ci_low']:+.2f}, "
+              f"{claim['ci_high']:+.2f}], p {claim['p_value']:.3f} -> DisWOT's claim {verdict} on this table, "
+              f"{strength}")
+    if args.out:
+        corr.to_csv(f"{args.out}_correlations.csv", index=False)
+        if len(diffs):
+            diffs.reset_index().to_csv(f"{args.out}_kd_minus_vanilla.csv", index=False)
     if args.out:
         scores.to_csv(f"{args.out}_scores.csv", index=False)
-        corr.to_csv(f"{args.out}_correlations.csv", index=False)
-        print(f"wrote {args.out}_scores.csv and {args.out}_correlations.csv")
+        print(f"wrote {args.out}_scores.csv, {args.out}_correlations.csv and {args.out}_kd_minus_vanilla.csv")
     return 0
 
 
