@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -78,7 +79,7 @@ def test_evaluate_writes_the_run_directory_and_is_deterministic(bench, tmp_path,
     assert sorted(df["arch_index"].unique()) == ARCHS and sorted(df["seed"].unique()) == [0, 1]
     assert df.attrs["run_dir"] == str(run)
     for name in ("store.sqlite", "scores.csv", "scores.parquet", "ground_truth.csv", "correlations.csv",
-                 "correlations.parquet", "run.json"):
+                 "correlations.parquet", "kd_vs_vanilla.csv", "run.json"):
         assert (run / name).is_file(), name
     pd.testing.assert_frame_equal(_sorted(pd.read_parquet(run / "scores.parquet")), _sorted(df))
     csv = pd.read_csv(run / "scores.csv", keep_default_na=False, na_values=[""])
@@ -97,6 +98,15 @@ def test_evaluate_writes_the_run_directory_and_is_deterministic(bench, tmp_path,
     assert {"kd_acc", "vanilla_acc"} <= set(corr["ground_truth"]) and set(PROXIES.split(",")) <= set(corr["proxy"])
     gt = pd.read_csv(run / "ground_truth.csv")
     assert sorted(gt["arch_index"].unique()) == ARCHS
+    # each proxy's tau on kd_acc minus its tau on vanilla_acc, equal to the two correlations above
+    diffs = pd.read_csv(run / "kd_vs_vanilla.csv")
+    assert sorted(diffs["proxy_a"]) == sorted(PROXIES.split(",")) and (diffs["proxy_a"] == diffs["proxy_b"]).all()
+    assert set(diffs["ground_truth_a"]) == {"kd_acc"} and set(diffs["ground_truth_b"]) == {"vanilla_acc"}
+    assert list(diffs["difference"]) == sorted(diffs["difference"], reverse=True)
+    head = corr[(corr["seed"] == "avg_score") & (corr["statistic"] == "kendall")].set_index(["proxy", "ground_truth"])
+    for _, r in diffs.iterrows():
+        assert r["difference"] == pytest.approx(head.loc[(r["proxy_a"], "kd_acc"), "value"]
+                                                - head.loc[(r["proxy_a"], "vanilla_acc"), "value"])
 
     # same settings, no run directory: bitwise the same scores; one teacher forward per seed for all archs
     clear_teacher_cache()
@@ -306,6 +316,8 @@ def test_cli_run_prints_the_table_and_writes_the_report(bench, tmp_path, capsys,
     out = capsys.readouterr().out
     assert code == 0
     assert "ground truth: kd_acc" in out and "ground truth: vanilla_acc" in out and "kendall" in out
+    kd_block = out.split("tau on kd_acc minus tau on vanilla_acc")[1]
+    assert all(re.search(rf"\n\s*{p}\s+[-+]\d\.\d{{3}}", kd_block) for p in ("params", "snip", "kd"))
     assert "tiny: 5 archs x 1 seed(s) x 3 proxies" in out and f"run directory: {run}" in out
     assert (run / "report.md").is_file() and (run / "report.html").is_file()
     assert any((run / "figures").glob("*.png"))

@@ -98,7 +98,7 @@ def _configure_logging(quiet: bool, verbose: bool) -> None:
 
 
 def run(args) -> int:
-    from ..engine import EvalSettings, format_correlations, run_eval
+    from ..engine import EvalSettings, format_correlations, format_kd_vs_vanilla, run_eval
     from ..engine.store import StoreBusyError
 
     _configure_logging(args.quiet, args.verbose)
@@ -127,6 +127,9 @@ def run(args) -> int:
         print("WARNING: synthetic (Gaussian noise) inputs: these correlations are not comparable with results on "
               "real images")
     print(format_correlations(result.correlations, result.scores))
+    kd_text = format_kd_vs_vanilla(result.kd_vs_vanilla)
+    if kd_text:
+        print(f"\n{kd_text}")
     if result.run_dir is not None:
         print(f"\nrun directory: {result.run_dir}")
     return 0

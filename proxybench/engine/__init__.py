@@ -20,12 +20,13 @@ from .executors import (
     score_unit,
     score_with_oom_split,
 )
-from .runner import RunResult, format_correlations, run_eval
+from .runner import RunResult, format_correlations, format_kd_vs_vanilla, run_eval
 from .store import ConfigMismatchError, RunStore, StoreBusyError, UnitResult
 
 __all__ = [
     "DEFAULT_BENCHMARK", "DEFAULT_PROXIES", "PROXY_GROUPS", "STANDARD_PROXIES", "ConfigMismatchError",
     "DaskExecutor", "EvalSettings", "Executor", "InProcessExecutor", "Job", "Plan", "ProcessPoolExecutor",
-    "RunResult", "RunStore", "StoreBusyError", "Task", "UnitResult", "format_correlations", "make_executor",
+    "RunResult", "RunStore", "StoreBusyError", "Task", "UnitResult", "format_correlations", "format_kd_vs_vanilla",
+    "make_executor",
     "make_plan", "run_eval", "score_unit", "score_with_oom_split",
 ]

@@ -42,6 +42,7 @@ class RunResult:
     info: dict
     plan: Plan
     warnings: list[str] = field(default_factory=list)
+    kd_vs_vanilla: pd.DataFrame | None = None  # compare_correlations rows: tau on KD minus tau on vanilla accuracy
 
 
 # ---- environment facts -----------------------------------------------------------------------------------------
@@ -175,6 +176,42 @@ def write_table(df: pd.DataFrame, run_dir: Path, stem: str, formats: list[str]) 
 
 
 # ---- the correlation table for the terminal -------------------------------------------------------------------------
+def kd_vanilla_differences(scores: pd.DataFrame, ground_truth: pd.DataFrame, corr: pd.DataFrame, *,
+                           n_resamples: int = 1000) -> pd.DataFrame | None:
+    """For a ground truth with KD and vanilla accuracies: every proxy's Kendall tau on KD accuracy minus its tau
+    on vanilla accuracy, with a paired-bootstrap CI (:func:`proxybench.analysis.compare_correlations`);
+    sorted by the difference. ``None`` when the ground truth has no KD / vanilla pair."""
+    from ..analysis.correlation import NOISE_CEILING, compare_correlations, kd_vanilla_pairs
+
+    names = [n for n in dict.fromkeys(corr["ground_truth"])]
+    pairs = kd_vanilla_pairs(names)
+    if not pairs:
+        return None
+    proxies = [p for p in dict.fromkeys(corr["proxy"]) if p != NOISE_CEILING]
+    comparisons = [((p, kd), (p, vanilla)) for kd, vanilla in pairs for p in proxies]
+    out = compare_correlations(scores, ground_truth, comparisons, statistics=("kendall",), n_resamples=n_resamples)
+    return out.sort_values(["ground_truth_a", "difference"], ascending=[True, False], na_position="last",
+                           kind="stable").reset_index(drop=True)
+
+
+def format_kd_vs_vanilla(diffs: pd.DataFrame | None) -> str:
+    """The KD-minus-vanilla differences as text (empty when there are none)."""
+    if diffs is None or diffs.empty:
+        return ""
+    blocks = []
+    for (kd, vanilla), g in diffs.groupby(["ground_truth_a", "ground_truth_b"], sort=False):
+        table = pd.DataFrame({
+            "proxy": g["proxy_a"], f"tau {kd}": g["value_a"], f"tau {vanilla}": g["value_b"],
+            "difference": g["difference"],
+            "95% CI": [f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+                       for lo, hi in zip(g["ci_low"], g["ci_high"])],
+            "p": g["p_value"], "n": g["n"]})
+        text = table.to_string(index=False, float_format=lambda v: f"{v:+.3f}", na_rep="nan")
+        blocks.append(f"tau on {kd} minus tau on {vanilla} (> 0: the proxy fits KD accuracy better; paired "
+                      f"bootstrap over architectures)\n{text}")
+    return "\n\n".join(blocks)
+
+
 def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame) -> str:
     """Headline correlations as text: one block per ground truth, proxies sorted by Kendall tau."""
     from ..analysis.correlation import HEADLINE, NOISE_CEILING
@@ -305,8 +342,10 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
     sel = {i for i, _ in plan.archs}
     gt_sel = gt[gt["arch_index"].isin(sel)].reset_index(drop=True)
     corr = None
+    kd_vs_vanilla = None
     if len(gt_sel):
         corr = correlate(scores, gt_sel, ci=settings.ci_resamples > 0, n_resamples=max(settings.ci_resamples, 1))
+        kd_vs_vanilla = kd_vanilla_differences(scores, gt_sel, corr, n_resamples=max(settings.ci_resamples, 1))
     counts = status_counts(scores)
     n_err = sum(c["error"] for c in counts.values())
     if n_err:
@@ -369,6 +408,8 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
         write_table(gt_sel, run_dir, "ground_truth", gt_fmt)
         if corr is not None:
             write_table(corr, run_dir, "correlations", gt_fmt)
+        if kd_vs_vanilla is not None:
+            write_table(kd_vs_vanilla, run_dir, "kd_vs_vanilla", gt_fmt)
         info["timing"]["wall_s"] = time.time() - started
         (run_dir / "run.json").write_text(json.dumps(jsonable(info), indent=1) + "\n")
         if settings.report:
@@ -381,4 +422,4 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
     else:
         tmp.cleanup()
     return RunResult(scores=scores, correlations=corr, run_dir=result_dir, info=info, plan=plan,
-                     warnings=list(plan.warnings))
+                     warnings=list(plan.warnings), kd_vs_vanilla=kd_vs_vanilla)
