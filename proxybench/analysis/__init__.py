@@ -22,6 +22,7 @@ from .correlation import (
     ground_truth_names,
     ground_truth_values,
     headline,
+    kd_vanilla_differences,
     kd_vanilla_pairs,
     noise_ceiling,
     proxy_rank_correlation,
@@ -48,7 +49,8 @@ def __getattr__(name: str):
 __all__ = [
     "COLUMNS", "COMPARE_COLUMNS", "CORRELATIONS", "ENSEMBLE_METHODS", "HEADLINE", "NOISE_CEILING", "RunData",
     "add_ensembles", "best_percentile", "bootstrap_ci", "compare_correlations", "correlate", "export_tables",
-    "ground_truth_names", "ground_truth_values", "headline", "kd_vanilla_pairs", "load_run", "majority_vote",
+    "ground_truth_names", "ground_truth_values", "headline", "kd_vanilla_differences", "kd_vanilla_pairs", "load_run",
+    "majority_vote",
     "make_figures", "noise_ceiling", "plot_correlation_bars", "plot_heatmap", "plot_kd_vs_vanilla",
     "plot_proxy_matrix", "plot_scatter_grid", "proxy_colors", "proxy_rank_correlation", "rank_sum", "read_table",
     "topk_overlap", "write_report", "write_table",

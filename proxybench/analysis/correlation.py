@@ -562,6 +562,22 @@ def kd_vanilla_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+def kd_vanilla_differences(scores: pd.DataFrame, ground_truth: pd.DataFrame, corr: pd.DataFrame, *,
+                           n_resamples: int = 1000) -> pd.DataFrame | None:
+    """For a ground truth with KD and vanilla accuracies: every proxy's Kendall tau on KD accuracy minus its tau
+    on vanilla accuracy, with a paired-bootstrap CI (:func:`compare_correlations`);
+    sorted by the difference. ``None`` when the ground truth has no KD / vanilla pair."""
+    names = [n for n in dict.fromkeys(corr["ground_truth"])]
+    pairs = kd_vanilla_pairs(names)
+    if not pairs:
+        return None
+    proxies = [p for p in dict.fromkeys(corr["proxy"]) if p != NOISE_CEILING]
+    comparisons = [((p, kd), (p, vanilla)) for kd, vanilla in pairs for p in proxies]
+    out = compare_correlations(scores, ground_truth, comparisons, statistics=("kendall",), n_resamples=n_resamples)
+    return out.sort_values(["ground_truth_a", "difference"], ascending=[True, False], na_position="last",
+                           kind="stable").reset_index(drop=True)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # correlate
 # ----------------------------------------------------------------------------------------------------------

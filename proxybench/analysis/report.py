@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from .correlation import CORRELATIONS, HEADLINE, NOISE_CEILING, compare_correlations, correlate, kd_vanilla_pairs
+from .correlation import (
+    CORRELATIONS,
+    HEADLINE,
+    NOISE_CEILING,
+    compare_correlations,
+    correlate,
+    kd_vanilla_differences,
+    kd_vanilla_pairs,
+)
 from .plots import make_figures
 from .rundir import RunData, load_run, write_table
 
@@ -190,13 +198,9 @@ def comparison_blocks(scores: pd.DataFrame, ground_truth: pd.DataFrame, corr: pd
         blocks.append(("h3", f"{name}: is the top proxy ahead of the next ones?"))
         rows = [[f"{r['proxy_a']} − {r['proxy_b']}"] + _diff_cells(r) for _, r in df.iterrows()]
         blocks.append(("table", ["A − B"] + header, rows, [""] * len(rows)))
-    for kd, vanilla in kd_pairs:
-        proxies = [p for p in dict.fromkeys(head["proxy"])
-                   if {kd, vanilla} <= set(head.loc[head["proxy"] == p, "ground_truth"])]
-        if not proxies:
-            continue
-        df = compare_correlations(scores, ground_truth, [((p, kd), (p, vanilla)) for p in proxies], **opts)
-        df = df.sort_values("difference", ascending=False, na_position="last")
+    diffs = kd_vanilla_differences(scores, ground_truth, corr, n_resamples=n_resamples)
+    for (kd, vanilla), df in (diffs.groupby(["ground_truth_a", "ground_truth_b"], sort=False)
+                              if diffs is not None else []):
         blocks.append(("h3", f"{kd} vs {vanilla}: which proxies fit KD accuracy better than vanilla accuracy?"))
         blocks.append(("p", f"Δτ > 0: the proxy ranks architectures closer to their {kd} than to their {vanilla} "
                             "(DisWOT's claim for KD-aware proxies)."))

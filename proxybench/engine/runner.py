@@ -176,24 +176,6 @@ def write_table(df: pd.DataFrame, run_dir: Path, stem: str, formats: list[str]) 
 
 
 # ---- the correlation table for the terminal -------------------------------------------------------------------------
-def kd_vanilla_differences(scores: pd.DataFrame, ground_truth: pd.DataFrame, corr: pd.DataFrame, *,
-                           n_resamples: int = 1000) -> pd.DataFrame | None:
-    """For a ground truth with KD and vanilla accuracies: every proxy's Kendall tau on KD accuracy minus its tau
-    on vanilla accuracy, with a paired-bootstrap CI (:func:`proxybench.analysis.compare_correlations`);
-    sorted by the difference. ``None`` when the ground truth has no KD / vanilla pair."""
-    from ..analysis.correlation import NOISE_CEILING, compare_correlations, kd_vanilla_pairs
-
-    names = [n for n in dict.fromkeys(corr["ground_truth"])]
-    pairs = kd_vanilla_pairs(names)
-    if not pairs:
-        return None
-    proxies = [p for p in dict.fromkeys(corr["proxy"]) if p != NOISE_CEILING]
-    comparisons = [((p, kd), (p, vanilla)) for kd, vanilla in pairs for p in proxies]
-    out = compare_correlations(scores, ground_truth, comparisons, statistics=("kendall",), n_resamples=n_resamples)
-    return out.sort_values(["ground_truth_a", "difference"], ascending=[True, False], na_position="last",
-                           kind="stable").reset_index(drop=True)
-
-
 def format_kd_vs_vanilla(diffs: pd.DataFrame | None) -> str:
     """The KD-minus-vanilla differences as text (empty when there are none)."""
     if diffs is None or diffs.empty:
@@ -336,7 +318,7 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
         log.warning(note)
 
     # correlations with the benchmark's ground truth, on the selected architectures
-    from ..analysis.correlation import correlate
+    from ..analysis.correlation import correlate, kd_vanilla_differences
 
     gt = plan.benchmark.ground_truth
     sel = {i for i, _ in plan.archs}
