@@ -35,7 +35,7 @@ from scipy import stats
 from proxybench import nb201
 from proxybench.analysis import compare_correlations, correlate
 from proxybench.distill.teachers import build_teacher, describe
-from proxybench.proxies import list_proxies, make_context, score_many
+from proxybench.proxies import get_spec, list_proxies, make_context, score_many
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT / ".." / "shared" / "data" / "images"
@@ -97,35 +97,43 @@ def load_images(name: str, data_root: str | None) -> tuple[np.ndarray, np.ndarra
 
 
 def make_batches(name: str, data_root: str | None, batch_size: int, resolution: int | None, seeds: list[int],
-                 num_classes: int | None,
-                 channels: int | None = None) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int, int]:
-    """One (inputs, targets) batch per seed; returns (batches, in_channels, num_classes)."""
+                 num_classes: int | None, channels: int | None = None,
+                 num_batches: int = 1) -> tuple[list[list[tuple[torch.Tensor, torch.Tensor]]], int, int]:
+    """``num_batches`` disjoint (inputs, targets) batches per seed (the first is the one every proxy scores;
+    proxies that need several, such as zico, get all); returns (batches per seed, in_channels, num_classes)."""
     if name == "synthetic":
         k = num_classes or 10
         res = resolution or 32
         out = []
         for s in seeds:
             g = torch.Generator().manual_seed(s)
-            out.append((torch.randn(batch_size, 3, res, res, generator=g),
-                        torch.randint(0, k, (batch_size,), generator=g)))
+            out.append([(torch.randn(batch_size, 3, res, res, generator=g),
+                         torch.randint(0, k, (batch_size,), generator=g)) for _ in range(num_batches)])
         return out, 3, k
     images, labels, k = load_images(name, data_root)
     x_all = torch.from_numpy(images.astype(np.float32) / 255.0)
     mean = x_all.mean(dim=(0, 2, 3), keepdim=True)
     std = x_all.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    if num_batches * batch_size > len(x_all):
+        raise ValueError(f"{num_batches} batches of {batch_size} images need {num_batches * batch_size} images; "
+                         f"the data set has {len(x_all)}")
     out = []
     for s in seeds:
         g = torch.Generator().manual_seed(s)
-        idx = torch.randperm(len(x_all), generator=g)[:batch_size]
-        x = (x_all[idx] - mean) / std
-        if resolution and x.shape[-1] != resolution:
-            x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True,
-                              align_corners=False)
-        if channels and x.shape[1] != channels:
-            if x.shape[1] != 1:
-                raise ValueError(f"cannot turn {x.shape[1]}-channel images into {channels} channels")
-            x = x.expand(-1, channels, -1, -1)  # grey images replicated, as the benchmark's trainer does
-        out.append((x.contiguous(), torch.from_numpy(labels)[idx]))
+        perm = torch.randperm(len(x_all), generator=g)
+        seed_batches = []
+        for b in range(num_batches):
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            x = (x_all[idx] - mean) / std
+            if resolution and x.shape[-1] != resolution:
+                x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True,
+                                  align_corners=False)
+            if channels and x.shape[1] != channels:
+                if x.shape[1] != 1:
+                    raise ValueError(f"cannot turn {x.shape[1]}-channel images into {channels} channels")
+                x = x.expand(-1, channels, -1, -1)  # grey images replicated, as the benchmark's trainer does
+            seed_batches.append((x.contiguous(), torch.from_numpy(labels)[idx]))
+        out.append(seed_batches)
     return out, int(channels or x_all.shape[1]), int(num_classes or k)
 
 
@@ -171,12 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     C = int(args.C or meta_value(meta, "C", default=16))
     N = int(args.N or meta_value(meta, "N", default=5))
     seeds = list(range(args.seeds))
-    batches, in_channels, num_classes = make_batches(data, args.data_root, args.batch_size,
-                                                     int(resolution) if resolution else None, seeds,
-                                                     meta_value(meta, "num_classes"),
-                                                     data_meta.get("channels"))
-    teacher = build_teacher(args.teacher, num_classes=num_classes, in_channels=in_channels, seed=args.teacher_seed)
-
     names: list[str] = []
     for item in (s.strip() for s in args.proxies.split(",") if s.strip()):
         if item == "kd-aware":
@@ -187,17 +189,26 @@ def main(argv: list[str] | None = None) -> int:
             names.append(item)
     names = list(dict.fromkeys(names))
     kd_aware = set(list_proxies(teacher=True))
+    batches, in_channels, num_classes = make_batches(data, args.data_root, args.batch_size,
+                                                     int(resolution) if resolution else None, seeds,
+                                                     meta_value(meta, "num_classes"),
+                                                     data_meta.get("channels"),
+                                                     num_batches=max(get_spec(n).batches for n in names))
+    teacher = build_teacher(args.teacher, num_classes=num_classes, in_channels=in_channels, seed=args.teacher_seed)
+
 
     print(f"ground truth {args.ground_truth}: {len(archs)} archs, metrics {metrics}")
     print(f"teacher {describe(teacher)}; students NB201 C={C} N={N}; data {data} "
-          f"{tuple(batches[0][0].shape)}; seeds {len(seeds)}; proxies {len(names)}")
+          f"{tuple(batches[0][0][0].shape)} x {len(batches[0])} batches; seeds {len(seeds)}; proxies {len(names)}")
     rows = []
     t_start = time.perf_counter()
     for n_done, index in enumerate(archs, start=1):
         arch = nb201.index_to_arch(index)
-        for seed, (x, y) in zip(seeds, batches):
+        for seed, seed_batches in zip(seeds, batches):
+            x, y = seed_batches[0]
             model = nb201.build_network(arch, C=C, N=N, num_classes=num_classes, in_channels=in_channels, seed=seed)
-            ctx = make_context(model, x, y, teacher=teacher, seed=seed, arch=arch, num_classes=num_classes)
+            ctx = make_context(model, x, y, teacher=teacher, seed=seed, arch=arch, num_classes=num_classes,
+                               batches=seed_batches)
             for r in score_many(names, ctx):
                 rows.append({"arch_index": index, "arch": arch, "proxy": r.proxy, "seed": seed, "score": r.score,
                              "seconds": r.seconds, "status": r.status, "error": r.error})
