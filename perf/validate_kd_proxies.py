@@ -196,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
                                                      num_batches=max(get_spec(n).batches for n in names))
     teacher = build_teacher(args.teacher, num_classes=num_classes, in_channels=in_channels, seed=args.teacher_seed)
 
-
     print(f"ground truth {args.ground_truth}: {len(archs)} archs, metrics {metrics}")
     print(f"teacher {describe(teacher)}; students NB201 C={C} N={N}; data {data} "
           f"{tuple(batches[0][0][0].shape)} x {len(batches[0])} batches; seeds {len(seeds)}; proxies {len(names)}")
