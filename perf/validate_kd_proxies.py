@@ -12,34 +12,32 @@ with bootstrap CIs, each proxy's tau on KD minus its tau on vanilla accuracy (pa
 of the table's repeated seeds, the tau between the metrics themselves, and whether the best KD-aware proxy fits
 ``kd_acc`` better than the best standard proxy (DisWOT's claim), with the CI of that difference.
 
-Input batches: ``--data fashion-mnist`` (IDX files under ``--data-root``, default
-/usr/share/datasets/fashion-mnist, training split), ``cifar10`` / ``cifar100`` (the test-image samples in
-../shared/data/images), or ``synthetic`` (standard normal). Images are standardized per channel and resized to
-``--resolution``; batch ``i`` is a seeded random draw of ``--batch-size`` images.
+Input batches come from ``proxybench.benchmarks.datasets.make_batches``: ``--data fashion-mnist`` (training split;
+IDX files under ``--data-root`` or /usr/share/datasets/fashion-mnist), ``cifar10`` / ``cifar100`` (the test-image
+samples in ../shared/data/images unless ``--data-root`` is given), or ``synthetic`` (noise). Images are normalized
+with the data set's constants, resized to ``--resolution`` and replicated to the table's channel count; seed ``s``
+draws disjoint batches of ``--batch-size`` images with ``numpy.random.default_rng(s)``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from scipy import stats
 
 from proxybench import nb201
 from proxybench.analysis import compare_correlations, correlate
+from proxybench.benchmarks import datasets
 from proxybench.distill.teachers import build_teacher, describe
 from proxybench.proxies import get_spec, list_proxies, make_context, score_many
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT / ".." / "shared" / "data" / "images"
-DATASETS = ("fashion-mnist", "cifar10", "cifar100", "synthetic")
 
 
 # ---- ground truth -------------------------------------------------------------------------------------------------
@@ -70,71 +68,22 @@ def meta_value(meta: dict, *keys: str, default=None):
 
 
 # ---- input data ---------------------------------------------------------------------------------------------------
-def _read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
-        data = fh.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def load_images(name: str, data_root: str | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """(images uint8 NCHW, labels, number of classes)."""
-    if name == "fashion-mnist":
-        root = Path(data_root or "/usr/share/datasets/fashion-mnist")
-        images = _read_idx(root / "train-images-idx3-ubyte.gz")[:, None]
-        labels = _read_idx(root / "train-labels-idx1-ubyte.gz").astype(np.int64)
-        return images, labels, 10
-    if name in ("cifar10", "cifar100"):
-        root = Path(data_root) if data_root else SHARED_IMAGES
-        files = sorted(root.glob(f"{name}_test_*.npz"))
-        if not files:
-            raise FileNotFoundError(f"no {name}_test_*.npz under {root}")
-        npz = np.load(files[0])
-        labels = npz["labels"] if name == "cifar10" else npz["fine_labels"]
-        return npz["images_nchw"], labels.astype(np.int64), 10 if name == "cifar10" else 100
-    raise ValueError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
-
-
 def make_batches(name: str, data_root: str | None, batch_size: int, resolution: int | None, seeds: list[int],
                  num_classes: int | None, channels: int | None = None,
                  num_batches: int = 1) -> tuple[list[list[tuple[torch.Tensor, torch.Tensor]]], int, int]:
-    """``num_batches`` disjoint (inputs, targets) batches per seed (the first is the one every proxy scores;
-    proxies that need several, such as zico, get all); returns (batches per seed, in_channels, num_classes)."""
-    if name == "synthetic":
-        k = num_classes or 10
-        res = resolution or 32
-        out = []
-        for s in seeds:
-            g = torch.Generator().manual_seed(s)
-            out.append([(torch.randn(batch_size, 3, res, res, generator=g),
-                         torch.randint(0, k, (batch_size,), generator=g)) for _ in range(num_batches)])
-        return out, 3, k
-    images, labels, k = load_images(name, data_root)
-    x_all = torch.from_numpy(images.astype(np.float32) / 255.0)
-    mean = x_all.mean(dim=(0, 2, 3), keepdim=True)
-    std = x_all.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    if num_batches * batch_size > len(x_all):
-        raise ValueError(f"{num_batches} batches of {batch_size} images need {num_batches * batch_size} images; "
-                         f"the data set has {len(x_all)}")
-    out = []
-    for s in seeds:
-        g = torch.Generator().manual_seed(s)
-        perm = torch.randperm(len(x_all), generator=g)
-        seed_batches = []
-        for b in range(num_batches):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
-            x = (x_all[idx] - mean) / std
-            if resolution and x.shape[-1] != resolution:
-                x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True,
-                                  align_corners=False)
-            if channels and x.shape[1] != channels:
-                if x.shape[1] != 1:
-                    raise ValueError(f"cannot turn {x.shape[1]}-channel images into {channels} channels")
-                x = x.expand(-1, channels, -1, -1)  # grey images replicated, as the benchmark's trainer does
-            seed_batches.append((x.contiguous(), torch.from_numpy(labels)[idx]))
-        out.append(seed_batches)
-    return out, int(channels or x_all.shape[1]), int(num_classes or k)
+    """``num_batches`` disjoint (inputs, targets) batches per seed, drawn by
+    :func:`proxybench.benchmarks.datasets.make_batches` from the training split (Fashion-MNIST, synthetic) or the
+    CIFAR test samples of ../shared/data/images; returns (batches per seed, in_channels, num_classes)."""
+    canon = datasets.canonical_name(name)
+    split = "test" if canon in ("cifar10", "cifar100") else "train"
+    root = data_root or (SHARED_IMAGES if canon in ("cifar10", "cifar100") else None)
+    imageset = datasets.load_images(canon, split=split, root=root)
+    k = int(num_classes or imageset.num_classes)
+    if int(imageset.labels.max()) >= k:
+        raise ValueError(f"{canon} has labels up to {int(imageset.labels.max())}; the table's num_classes is {k}")
+    out = [datasets.make_batches(imageset, batch_size, num_batches, seed, resolution=resolution, channels=channels)
+           for seed in seeds]
+    return out, int(out[0][0][0].shape[1]), k
 
 
 # ---- main ---------------------------------------------------------------------------------------------------------
@@ -145,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-seed", type=int, default=0)
     ap.add_argument("--proxies", default="kd-aware,standard",
                     help="comma list of proxy names, or the groups 'kd-aware' and 'standard' (default both)")
-    ap.add_argument("--data", choices=DATASETS, default=None, help="input images (default: the table's data set)")
+    ap.add_argument("--data", choices=datasets.DATASETS, default=None,
+                    help="input images (default: the table's data set)")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--dataset", default=None, help="keep only ground-truth rows of this dataset column value")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -172,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data_meta = meta.get("data") if isinstance(meta.get("data"), dict) else {}
     data = args.data or str(data_meta.get("dataset") or meta_value(meta, "data", "dataset", default="synthetic"))
-    data = data.lower().replace("_", "-")
-    if data not in DATASETS:
-        data = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}.get(data, data)
+    data = datasets.canonical_name(data)
     resolution = args.resolution or meta_value(meta, "resolution", "image_size", "input_size")
     C = int(args.C or meta_value(meta, "C", default=16))
     N = int(args.N or meta_value(meta, "N", default=5))
