@@ -36,8 +36,8 @@ import numpy as np
 DEFAULT_BENCHMARK = "nb201-kd-fmnist16"
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_PROXIES: tuple[str, ...] = (
-    "diswot", "diswot_relation", "diswot_semantic", "kd", "synflow", "snip", "grad_norm", "nwot", "jacov",
-    "zico", "meco", "params", "flops",
+    "diswot", "diswot_relation", "diswot_semantic", "kd", "rkd", "pkt", "synflow", "snip", "grad_norm", "nwot",
+    "jacov", "zico", "meco", "params", "flops",
 )
 STANDARD_PROXIES: tuple[str, ...] = (
     "flops", "params", "synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain", "nwot", "epe_nas",
