@@ -178,6 +178,20 @@ def train_teacher(spec: str, protocol: Protocol, data: TrainData, *, epochs: flo
 # ---------------------------------------------------------------------------------------------------------
 # build
 # ---------------------------------------------------------------------------------------------------------
+def _load_build_teacher(teacher: str | Path | None, build_dir: Path, num_classes: int, channels: int):
+    """The build's teacher: a checkpoint path (default ``BUILD/teacher.pt``) or any teacher spec
+    (``checkpoint:PATH``, ``ensemble:checkpoint:A,checkpoint:B,...``), in eval mode."""
+    from .teachers import build_teacher, load_teacher
+
+    text = str(teacher) if teacher else str(build_dir / "teacher.pt")
+    if Path(text).exists():
+        return load_teacher(text, num_classes=num_classes, in_channels=channels).eval()
+    if text.startswith(("checkpoint:", "ensemble:")):
+        return build_teacher(text, num_classes=num_classes, in_channels=channels).eval()
+    raise FileNotFoundError(f"teacher checkpoint {text} does not exist; train one with 'proxybench kd-bench teacher', "
+                            "or pass --teacher PATH or a spec (checkpoint:PATH, ensemble:checkpoint:A,checkpoint:B)")
+
+
 def _check_protocol(build_dir: Path, protocol: Protocol) -> None:
     path = build_dir / "protocol.json"
     if path.exists():
@@ -202,7 +216,6 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
     i_shard, n_shard = shard
     if not (isinstance(n_shard, int) and n_shard >= 1 and 0 <= i_shard < n_shard):
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
-    from .teachers import load_teacher
 
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -225,17 +238,19 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
         dev = auto_device(device)
         if data is None:
             data = load_train_data(protocol, root=data_root)
-        soft = None
+        soft = teacher = None
         if any(r["mode"] == "kd" for r in todo):
-            tpath = Path(teacher_path) if teacher_path else build_dir / "teacher.pt"
-            if not tpath.exists():
-                raise FileNotFoundError(f"teacher checkpoint {tpath} does not exist; train one with "
-                                        "'proxybench kd-bench teacher' or pass --teacher")
-            teacher = load_teacher(tpath, num_classes=data.num_classes, in_channels=protocol.channels)
-            soft = teacher_logits(teacher.to(dev), data.x_train.to(dev)).cpu()
-            if soft.shape[1] != data.num_classes:
-                raise ValueError(f"teacher {tpath} has {soft.shape[1]} outputs but the data set has "
+            teacher = _load_build_teacher(teacher_path, build_dir, data.num_classes, protocol.channels)
+            teacher = teacher.to(dev)
+            probe = teacher(data.x_train[:2].to(dev).contiguous(memory_format=torch.channels_last))
+            if probe.shape[1] != data.num_classes:
+                raise ValueError(f"teacher {teacher_path} has {probe.shape[1]} outputs but the data set has "
                                  f"{data.num_classes} classes")
+            from .distillers import make_distiller
+
+            if protocol.augmentation == "none" and not make_distiller(protocol).needs_features:
+                soft = teacher_logits(teacher, data.x_train.to(dev), members=True).cpu()
+                teacher = None  # the cached logits (one slice per ensemble member) stand for it
         started = time.perf_counter()
         for n, run in enumerate(todo):
             if max_runs is not None and n >= max_runs:
@@ -246,8 +261,9 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
             if (run["arch_index"], run["seed"], run["mode"]) in store.done():
                 continue  # finished meanwhile by another process
             model = build_student(run["arch"], protocol, data.num_classes, run["seed"])
-            res = train(model, data, protocol, mode=run["mode"], seed=run["seed"],
-                        soft_targets=soft if run["mode"] == "kd" else None, device=dev)
+            kd = run["mode"] == "kd"
+            res = train(model, data, protocol, mode=run["mode"], seed=run["seed"], soft_targets=soft if kd else None,
+                        teacher=teacher if kd else None, device=dev)
             row = dict(run, **{k: getattr(res, k) for k in ("test_acc", "best_test_acc", "train_loss", "train_acc",
                                                           "seconds", "images_per_s", "steps", "images")})
             row.update(diverged=int(res.diverged), device=str(dev), threads=torch.get_num_threads(),

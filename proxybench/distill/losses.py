@@ -39,6 +39,34 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     return F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True) * (t * t)
 
 
+def oracle_target(member_logits: Sequence[torch.Tensor], targets: torch.Tensor,
+                  temperature: float = 4.0) -> torch.Tensor:
+    """Oracle KD target (Kang et al., AAAI 2020): per sample, the mean of ``softmax(z_m / T)`` over the ensemble
+    members ``m`` whose arg-max is the true class; where no member is right, the mean over all members."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    if not member_logits:
+        raise ValueError("oracle target needs at least one member's logits")
+    z = torch.stack([m.detach().float() for m in member_logits])  # (M, B, K)
+    if z.shape[1] != targets.shape[0]:
+        raise ValueError(f"member logits have batch size {z.shape[1]}, targets {targets.shape[0]}")
+    probs = F.softmax(z / float(temperature), dim=2)
+    correct = (z.argmax(2) == targets.unsqueeze(0)).float()  # (M, B)
+    none = correct.sum(0) == 0
+    weights = torch.where(none.unsqueeze(0), torch.ones_like(correct), correct)
+    weights = weights / weights.sum(0, keepdim=True)
+    return (weights.unsqueeze(2) * probs).sum(0)
+
+
+def oracle_kd_loss(student_logits: torch.Tensor, member_logits: Sequence[torch.Tensor], targets: torch.Tensor,
+                   temperature: float = 4.0) -> torch.Tensor:
+    """``T^2 * KL(oracle_target || softmax(s / T))``, batch mean (Kang et al., AAAI 2020; see :func:`oracle_target`)."""
+    t = float(temperature)
+    target = oracle_target(member_logits, targets, t)
+    log_p_s = F.log_softmax(student_logits / t, dim=1)
+    return F.kl_div(log_p_s, target, reduction="batchmean") * (t * t)
+
+
 # ---- shape helpers ---------------------------------------------------------------------------------------------------
 def _check_pair(name: str, f_s: torch.Tensor, f_t: torch.Tensor, dims: Sequence[int]) -> None:
     for who, f in (("student", f_s), ("teacher", f_t)):

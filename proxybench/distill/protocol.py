@@ -19,7 +19,9 @@ class Protocol:
 
     The student budget is ``epochs`` passes over ``train_subset`` training images (all when ``None``). The KD
     loss is ``(1 - alpha) * CE + alpha * T^2 * KL(p_t^T || p_s^T)`` (Hinton et al. 2015); vanilla is CE alone
-    under the same optimizer, schedule and budget.
+    under the same optimizer, schedule and budget. ``distiller`` names the KD loss
+    (:func:`proxybench.distill.distillers.list_distillers`: ``kd``, ``oracle``, ``distpro``), with its options in
+    ``distiller_options``. With ``augmentation`` the teacher sees the student's augmented view (consistent teaching).
     """
 
     name: str = "custom"
@@ -37,6 +39,8 @@ class Protocol:
     augmentation: str = "none"
     alpha: float = 0.9
     temperature: float = 4.0
+    distiller: str = "kd"
+    distiller_options: dict = field(default_factory=dict)
     C: int = 16
     N: int = 5
     init: str = "default"
@@ -61,6 +65,8 @@ class Protocol:
             ("augmentation", self.augmentation, lambda v: v in AUGMENTATIONS, f"one of {AUGMENTATIONS}"),
             ("alpha", self.alpha, lambda v: 0 <= v <= 1, "in [0, 1]"),
             ("temperature", self.temperature, lambda v: v > 0, "> 0"),
+            ("distiller", self.distiller, lambda v: isinstance(v, str) and bool(v.strip()), "a distiller name"),
+            ("distiller_options", self.distiller_options, lambda v: isinstance(v, dict), "a JSON object"),
         ]
         for name, value, ok, valid in checks:
             try:
@@ -99,6 +105,10 @@ class Protocol:
     def training_key(self) -> str:
         """Hash of every field that changes a trained accuracy (``name`` and ``notes`` excluded)."""
         d = {k: v for k, v in self.to_dict().items() if k not in ("name", "notes")}
+        # fields added later are left out at their defaults, so earlier protocols keep their keys
+        for key, default in (("distiller", "kd"), ("distiller_options", {})):
+            if d.get(key) == default:
+                d.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes) -> Protocol:

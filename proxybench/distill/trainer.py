@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import kd_loss
+from .distillers import KDBatch, make_distiller
 from .protocol import MODES, Protocol
 
 
@@ -102,14 +102,25 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 
 @torch.no_grad()
-def teacher_logits(teacher: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """The teacher's logits on ``x`` in eval mode (computed once, reused by every student)."""
+def teacher_logits(teacher: nn.Module, x: torch.Tensor, batch_size: int = 1000, *,
+                   members: bool = False) -> torch.Tensor:
+    """The teacher's logits on ``x`` in eval mode (computed once, reused by every student): ``(N, K)``, or with
+    ``members=True`` one slice per ensemble member, ``(M, N, K)`` (``M = 1`` for a single teacher)."""
+    from .teachers import ensemble_members
+
+    nets = ensemble_members(teacher) if members else [teacher]
     was = teacher.training
     teacher.eval()
-    out = torch.cat([teacher(x[i:i + batch_size].contiguous(memory_format=torch.channels_last)).float()
-                     for i in range(0, len(x), batch_size)])
+    out = torch.stack([torch.cat([net(x[i:i + batch_size].contiguous(memory_format=torch.channels_last)).float()
+                                  for i in range(0, len(x), batch_size)]) for net in nets])
     teacher.train(was)
-    return out
+    return out if members else out[0]
+
+
+def _member_logits(teacher: nn.Module, xb: torch.Tensor) -> list[torch.Tensor]:
+    from .teachers import ensemble_members
+
+    return [m(xb).float() for m in ensemble_members(teacher)]
 
 
 @dataclass
@@ -130,8 +141,10 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
           epochs: float | None = None, lr: float | None = None, augmentation: str | None = None,
           device: torch.device | str | None = None, eval_each_epoch: bool = False,
           progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Train ``model`` in place. ``mode='kd'`` needs ``soft_targets`` (the teacher's logits on
-    ``data.x_train``, same order) or ``teacher`` (run on every batch, needed with augmentation)."""
+    """Train ``model`` in place. ``mode='kd'`` trains with the protocol's distiller
+    (:mod:`proxybench.distill.distillers`) and needs ``soft_targets`` (the teacher's logits on ``data.x_train``,
+    same order: ``(N, K)``, or ``(M, N, K)`` per ensemble member) or ``teacher`` (run on every batch: needed with
+    augmentation, where the teacher sees the student's augmented view, and by distillers that compare features)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "kd" and soft_targets is None and teacher is None:
@@ -142,6 +155,16 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
     augmentation = protocol.augmentation if augmentation is None else augmentation
     if augmentation != "none" and mode == "kd" and teacher is None:
         raise ValueError("with augmentation the teacher must run on each augmented batch: pass teacher=")
+    distiller = make_distiller(protocol, model, teacher) if mode == "kd" else None
+    if distiller is not None:
+        if distiller.needs_features and teacher is None:
+            raise ValueError(f"distiller {protocol.distiller!r} compares features: pass teacher=")
+        if soft_targets is not None and soft_targets.dim() == 2:
+            soft_targets = soft_targets.unsqueeze(0)
+        n_members = len(_ensemble(teacher)) if teacher is not None else len(soft_targets)
+        if distiller.needs_ensemble and n_members < 2:
+            raise ValueError(f"distiller {protocol.distiller!r} needs an ensemble teacher "
+                             f"(ensemble:<spec>,<spec>,...); got {n_members} member")
 
     n = len(data.y_train)
     bs = protocol.batch_size
@@ -153,7 +176,11 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
     if teacher is not None:
         teacher.to(device).to(memory_format=torch.channels_last).eval()
     decay, no_decay = [], []
-    for p in model.parameters():
+    params = list(model.parameters())
+    if distiller is not None:
+        distiller.to(device).train()
+        params += list(distiller.parameters())
+    for p in params:
         (no_decay if p.dim() <= 1 else decay).append(p)
     opt = torch.optim.SGD([{"params": decay, "weight_decay": protocol.weight_decay},
                            {"params": no_decay, "weight_decay": 0.0}],
@@ -181,15 +208,29 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
             xb = _augment(xb, g, pad=max(1, protocol.resolution // 8))
         xb = xb.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         yb = y_all[idx].to(device, non_blocking=True)
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
-        if mode == "kd":
-            if teacher is not None and (soft is None or augmentation != "none"):
+        if distiller is None:
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+        else:
+            s_feats = t_feats = None
+            if distiller.needs_features:
+                s_feats = model.forward_features(xb)
+                logits = s_feats["logits"]
                 with torch.no_grad():
-                    t_logits = teacher(xb).float()
+                    t_feats = teacher.forward_features(xb)
+                    members = ([f["logits"].float() for f in t_feats["members"]] if "members" in t_feats
+                               else [t_feats["logits"].float()])
             else:
-                t_logits = soft[idx].to(device, non_blocking=True)
-            loss = (1.0 - protocol.alpha) * loss + protocol.alpha * kd_loss(logits, t_logits, protocol.temperature)
+                logits = model(xb)
+                if teacher is not None and (soft is None or augmentation != "none"):
+                    with torch.no_grad():
+                        members = _member_logits(teacher, xb)
+                else:
+                    members = list(soft[:, idx].to(device, non_blocking=True))
+            t_mean = members[0] if len(members) == 1 else torch.stack(members).mean(0)
+            loss = distiller(KDBatch(x=xb, targets=yb, student_logits=logits, teacher_logits=t_mean,
+                                     member_logits=members, progress=step / total_steps, step=step,
+                                     total_steps=total_steps, student_features=s_feats, teacher_features=t_feats))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -212,6 +253,12 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
                      train_acc=100.0 * tail_correct / max(1, tail_seen), seconds=t_train,
                      images_per_s=total_steps * bs / max(t_train, 1e-9), steps=total_steps,
                      images=total_steps * bs, diverged=diverged or not math.isfinite(tail_loss))
+
+
+def _ensemble(teacher: nn.Module) -> list[nn.Module]:
+    from .teachers import ensemble_members
+
+    return ensemble_members(teacher)
 
 
 def lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
