@@ -11,6 +11,7 @@ from pathlib import Path
 SCHEDULES = ("onecycle", "cosine", "constant")
 AUGMENTATIONS = ("none", "crop_flip")
 MODES = ("vanilla", "kd")
+KD_ONLY_FIELDS = ("alpha", "temperature", "distiller", "distiller_options", "teacher")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,13 @@ class Protocol:
         for key, default in (("distiller", "kd"), ("distiller_options", {})):
             if d.get(key) == default:
                 d.pop(key)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def vanilla_key(self) -> str:
+        """Hash of the fields that change a *vanilla* run's accuracy: the training key without the KD-only fields
+        (alpha, temperature, distiller, its options, teacher). Two protocols with equal vanilla keys train
+        identical vanilla students, so one build can reuse the other's vanilla runs."""
+        d = {k: v for k, v in self.to_dict().items() if k not in ("name", "notes", *KD_ONLY_FIELDS)}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes) -> Protocol:

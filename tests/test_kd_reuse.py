@@ -1,0 +1,56 @@
+"""Reusing vanilla runs across builds whose protocols differ only in KD-only fields."""
+
+import pytest
+from test_kdbench import TINY, _teacher, tiny_data
+
+from proxybench.distill import kdbench
+from proxybench.distill.protocol import Protocol
+from proxybench.distill.reuse import reuse_vanilla
+
+
+def test_vanilla_key_ignores_kd_only_fields():
+    p = Protocol(**TINY)
+    kd_changed = p.replace(alpha=0.3, temperature=1.0, distiller="oracle", teacher={"spec": "x"})
+    assert p.vanilla_key() == kd_changed.vanilla_key()
+    assert p.vanilla_key() != p.replace(lr=0.2).vanilla_key()
+    assert p.vanilla_key() != p.replace(augmentation="crop_flip").vanilla_key()
+    assert p.training_key() != p.replace(alpha=0.3).training_key()
+
+
+def test_reuse_copies_exactly_the_vanilla_runs_a_build_would_train(tmp_path):
+    data = tiny_data()
+    p1, p2 = Protocol(**TINY), Protocol(**dict(TINY, alpha=0.5, temperature=1.0))
+    for d in ("v1", "v2", "ref"):
+        (tmp_path / d).mkdir()
+        _teacher(tmp_path / d / "teacher.pt", data)
+    quiet = dict(data=data, device="cpu", log=lambda m: None)
+    kdbench.build(tmp_path / "v1", p1, kdbench.make_plan([3, 10]), **quiet)
+    plan2 = kdbench.make_plan([3, 10, 20])
+    kdbench._check_protocol(tmp_path / "v2", p2)
+    store = kdbench.RunStore(tmp_path / "v2" / "runs.sqlite")
+    try:
+        assert reuse_vanilla(tmp_path / "v1", store, p2, plan2) == 2  # archs 3 and 10, seed 0
+        assert reuse_vanilla(tmp_path / "v1", store, p2, plan2) == 0  # nothing twice
+    finally:
+        store.close()
+    reused = kdbench.build(tmp_path / "v2", p2, plan2, **quiet)
+    fresh = kdbench.build(tmp_path / "ref", p2, plan2, **quiet)
+    key = ["arch_index", "seed", "mode"]
+    merged = reused.merge(fresh, on=key, suffixes=("", "_ref"))
+    assert len(merged) == 6 and (merged["test_acc"] == merged["test_acc_ref"]).all()
+    van = reused[reused["mode"] == "vanilla"].set_index("arch_index")["protocol_key"]
+    assert van[3] == p1.training_key() and van[20] == p2.training_key()
+
+
+def test_reuse_refuses_a_different_vanilla_protocol(tmp_path):
+    data = tiny_data()
+    (tmp_path / "v1").mkdir()
+    _teacher(tmp_path / "v1" / "teacher.pt", data)
+    kdbench.build(tmp_path / "v1", Protocol(**TINY), kdbench.make_plan([3], modes=["vanilla"]), data=data,
+                  device="cpu", log=lambda m: None)
+    store = kdbench.RunStore(tmp_path / "s.sqlite")
+    try:
+        with pytest.raises(ValueError, match=r"differs in \['lr'\]"):
+            reuse_vanilla(tmp_path / "v1", store, Protocol(**dict(TINY, lr=0.2)), kdbench.make_plan([3]))
+    finally:
+        store.close()
