@@ -185,7 +185,34 @@ def score_unit(job: Job, task: Task) -> UnitResult:
                       batch_size=min(size for *_, size in results), worker=worker_name())
 
 
-def _pool_init(job_bytes: bytes) -> None:
+def exit_with_parent(parent_pid: int, poll: float = 1.0) -> None:
+    """Make this (worker) process end when ``parent_pid`` dies, however it dies (SIGKILL included).
+
+    On Linux the kernel delivers SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
+    thread also checks every ``poll`` seconds that the parent is still this process's parent."""
+    if os.getppid() != parent_pid:  # the parent is already gone
+        os._exit(1)
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="proxybench-parent-watch", daemon=True).start()
+
+
+def _pool_init(job_bytes: bytes, parent_pid: int | None = None) -> None:
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     job = pickle.loads(job_bytes)
     _WORKER_JOB[:] = [job]
     if job.threads:
@@ -245,7 +272,7 @@ class ProcessPoolExecutor(Executor):
     def run(self, job: Job, tasks: Iterable[Task]) -> Iterator[UnitResult]:
         ctx = multiprocessing.get_context("spawn")
         self._pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_pool_init,
-                                                 initargs=(pickle.dumps(job),))
+                                                 initargs=(pickle.dumps(job), os.getpid()))
         todo = iter(tasks)
         running: set[futures.Future] = set()
         limit = 2 * self.workers
