@@ -91,3 +91,26 @@ def test_closed_output_pipe_is_quiet():
     proc.wait()
     assert proc.returncode in (0, 128 + signal.SIGPIPE)
     assert "BrokenPipe" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"", "is empty (0 bytes)"),
+    (b"not a checkpoint at all", "not a zip archive"),
+    (None, "not a zip archive"),  # a real checkpoint cut short
+])
+def test_bad_teacher_checkpoint_is_a_clear_error(tmp_path, content, says):
+
+    from proxybench.distill.teachers import build_teacher, save_teacher
+    from proxybench.nb201 import build_network
+
+    path = tmp_path / "t.pt"
+    if content is None:
+        save_teacher(build_network(7, C=4, N=1, seed=0), "nb201:7@C=4,N=1", tmp_path / "full.pt")
+        path.write_bytes((tmp_path / "full.pt").read_bytes()[:300])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        build_teacher(f"checkpoint:{path}")
+    msg = str(info.value)
+    assert says in msg and str(path) in msg and "kd-bench teacher" in msg
+    assert "weights_only" not in msg and "Re-running" not in msg

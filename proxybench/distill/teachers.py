@@ -338,10 +338,23 @@ def load_teacher(path: str | Path, arch: str | None = None, num_classes: int = 1
         raise _bad_spec("checkpoint:", "no checkpoint path given")
     if not path.is_file():
         raise FileNotFoundError(f"teacher checkpoint {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"teacher checkpoint {str(path)!r} is empty (0 bytes); write one with "
+                         "'proxybench kd-bench teacher' or proxybench.distill.teachers.save_teacher")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"cannot read teacher checkpoint {str(path)!r}: {type(exc).__name__}: {exc}") from None
+        # say what is wrong in one line: torch's own message appends advice about weights_only that does not apply
+        import zipfile
+
+        if not zipfile.is_zipfile(path):
+            reason = "not a zip archive as torch.save writes: truncated, or another kind of file"
+        elif "weights_only" in str(exc) or "Weights only load failed" in str(exc):
+            reason = "it holds Python objects other than tensors and plain containers"
+        else:
+            reason = (str(exc).strip().split(". ")[0] or type(exc).__name__)[:160]
+        raise ValueError(f"teacher checkpoint {str(path)!r} is not a readable PyTorch checkpoint ({reason}). "
+                         "Write one with 'proxybench kd-bench teacher' or save_teacher") from None
     if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
         stored = obj.get("spec")
         if arch is not None and arch != stored:
