@@ -65,12 +65,6 @@ class ProxySpec:
     def summary(self) -> str:
         return self.description or (self.fn.__doc__ or "").strip().splitlines()[0]
 
-    def option(self, name: str) -> Option:
-        for o in self.options:
-            if o.name == name:
-                return o
-        raise OptionError(unknown_option_message(name, f"proxy {self.name!r}", [o.name for o in self.options]))
-
     def parse_options(self, given: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
         """Typed values of every declared option (defaults filled in); ``strict``: refuse undeclared names."""
         return parse_options(self.options, given, f"proxy {self.name!r}", strict=strict)
