@@ -63,7 +63,8 @@ def add_arguments(p) -> None:
     d.add_argument("--network", metavar="K=V,...", default=None,
                    help="override the benchmark's network config: C (channels), N (cells per stage), init")
     d.add_argument("--option", action="append", metavar="K=V", default=None,
-                   help="proxy option passed to every proxy (repeatable), e.g. temperature=4")
+                   help="proxy option (repeatable), e.g. temperature=4: each must be declared by a proxy of the run "
+                        "and is checked against its type (see 'proxybench list proxies --verbose')")
     x = p.add_argument_group("execution")
     x.add_argument("--device", default="cpu", metavar="cpu|cuda", help="device (default cpu)")
     x.add_argument("--workers", default="auto", metavar="N|auto",

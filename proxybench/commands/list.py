@@ -10,7 +10,8 @@ ORDER = 20
 DESCRIPTION = """\
 List what proxybench knows, one line each:
   proxies     name, direction (+1: the raw value grows with predicted accuracy; -1: it shrinks, and the score
-              reported is its negative), what it needs, its paper, and what it computes
+              reported is its negative), what it needs, its paper, and what it computes; with --verbose, every
+              proxy's declaration: needs, BN mode, groups and options (type, default, valid values)
   benchmarks  bundled and imported ground-truth tables ('proxybench groundtruth import' adds one)
   teachers    the accepted forms of a teacher spec (--teacher)
   datasets    image sets for the input batches (--data)
@@ -20,6 +21,8 @@ EPILOG = """\
 examples:
   proxybench list proxies
   proxybench list proxies --kd          # only the KD-aware (teacher-based) proxies
+  proxybench list proxies --verbose     # each proxy's declaration and options (for --option K=V)
+  proxybench list proxies swap zen -v   # the same for some proxies (or groups)
   proxybench list benchmarks
   proxybench list teachers
 """
@@ -28,7 +31,10 @@ WHATS = ("proxies", "benchmarks", "teachers", "datasets", "groups")
 
 def add_arguments(p) -> None:
     p.add_argument("what", choices=WHATS, metavar="WHAT", help=f"one of: {', '.join(WHATS)}")
+    p.add_argument("names", nargs="*", metavar="NAME", help="proxies: only these proxies or groups")
     p.add_argument("--kd", action="store_true", help="proxies: only those needing a teacher")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="proxies: each proxy's full declaration, options included")
 
 
 def _needs(spec) -> str:
@@ -63,6 +69,8 @@ def _paper(text: str) -> str:
             names.append(part)
     who = ", ".join(names) if len(names) <= 3 else f"{names[0]} et al."
     years = re.findall(r"(?<![\d.:])((?:19|20)\d{2})(?![\d.])", ref)
+    if years and who.endswith(years[-1]):  # 'Hinton et al. 2015'
+        return who
     return f"{who} {years[-1]}" if years else who
 
 
@@ -79,15 +87,49 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
-    if args.what == "proxies":
-        from ..proxies import all_specs
+def _select(names: list[str]) -> dict:
+    """The specs of the named proxies and groups (all when none is named); unknown names raise."""
+    from ..proxies import all_specs, proxy_groups
 
-        rows = []
-        for name, s in all_specs().items():
-            if args.kd and not s.teacher:
-                continue
-            rows.append((name, f"{s.direction:+d}", _needs(s), _paper(s.paper), _short(s.summary)))
+    specs, groups = all_specs(), proxy_groups()
+    if not names:
+        return specs
+    chosen: list[str] = []
+    for n in names:
+        if n in groups:
+            chosen += groups[n]
+        elif n in specs:
+            chosen.append(n)
+        else:
+            raise ValueError(f"unknown proxy {n!r}; valid proxies: {', '.join(specs)}; groups: {', '.join(groups)}")
+    return {n: specs[n] for n in dict.fromkeys(chosen)}
+
+
+def _details(name: str, s) -> str:
+    """Every field of a proxy's declaration, options one per line."""
+    lines = [f"{name}  (direction {s.direction:+d}; needs {_needs(s)}; bn {s.bn}"
+             + (f"; groups {', '.join(s.groups)}" if s.groups else "") + ")",
+             f"  {_short(s.description or (s.fn.__doc__ or '').strip().split(chr(10) * 2)[0], 300)}"]
+    if s.paper:
+        lines.append(f"  paper: {s.paper}")
+    if s.options:
+        lines.append("  options:")
+        lines += [f"    {o.describe()}" for o in s.options]
+    else:
+        lines.append("  options: none")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    if args.names and args.what != "proxies":
+        raise ValueError(f"names ({', '.join(args.names)}) apply to 'list proxies' only")
+    if args.what == "proxies":
+        specs = {n: s for n, s in _select(args.names).items() if s.teacher or not args.kd}
+        if args.verbose:
+            print("\n\n".join(_details(n, s) for n, s in specs.items()))
+            return 0
+        rows = [(name, f"{s.direction:+d}", _needs(s), _paper(s.paper), _short(s.summary))
+                for name, s in specs.items()]
         print(_table(rows, ("proxy", "dir", "needs", "paper", "description")))
     elif args.what == "benchmarks":
         from ..benchmarks.groundtruth import describe_benchmarks
@@ -109,11 +151,13 @@ def run(args) -> int:
                  _dataset_line(n)) for n in ds.DATASETS]
         print(_table(rows, ("dataset", "shape", "classes", "notes")))
     else:
-        from ..engine.config import DEFAULT_PROXIES, STANDARD_PROXIES
+        from ..proxies import proxy_groups
+        from ..proxies.registry import COMPUTED_GROUPS, GROUPS
 
-        rows = [("default", ", ".join(DEFAULT_PROXIES)), ("standard", ", ".join(STANDARD_PROXIES)),
-                ("teacher", "every proxy that needs a teacher (KD-aware)"), ("all", "every registered proxy")]
-        print(_table(rows, ("group", "proxies (those not installed are skipped with a warning)")))
+        groups = proxy_groups()
+        rows = [(g, f"{GROUPS[g]}: {', '.join(groups[g])}") for g in GROUPS]
+        rows += [(g, COMPUTED_GROUPS[g]) for g in COMPUTED_GROUPS]
+        print(_table(rows, ("group", "proxies (a proxy joins a group with groups=(...) in its decorator)")))
     return 0
 
 

@@ -47,7 +47,7 @@ def add_arguments(p) -> None:
                    help="teacher of KD-aware proxies (default: the benchmark's); see 'proxybench list teachers'")
     f.add_argument("--teacher-seed", type=int, default=0, metavar="S", help="init seed of a random-init teacher")
     f.add_argument("--option", action="append", metavar="K=V", default=None,
-                   help="proxy option passed to every proxy (repeatable)")
+                   help="proxy option (repeatable), checked against the options the fitness proxies declare")
     s = p.add_argument_group("the search")
     s.add_argument("--algorithm", default="evolution", metavar="evolution|random",
                    help="regularized evolution (default) or random search")

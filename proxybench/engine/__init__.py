@@ -2,9 +2,6 @@
 
 from .config import (
     DEFAULT_BENCHMARK,
-    DEFAULT_PROXIES,
-    PROXY_GROUPS,
-    STANDARD_PROXIES,
     EvalSettings,
     Plan,
     make_plan,
@@ -30,3 +27,13 @@ __all__ = [
     "make_executor",
     "make_plan", "run_eval", "score_unit", "score_with_oom_split",
 ]
+
+
+def __getattr__(name: str):
+    """The proxy groups (``DEFAULT_PROXIES``, ``STANDARD_PROXIES``, ``PROXY_GROUPS``), read from the proxy
+    registry on first use."""
+    if name in ("DEFAULT_PROXIES", "STANDARD_PROXIES", "PROXY_GROUPS"):
+        from . import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,9 @@ and the valid ones (the CLI maps them to exit status 2), before any network is s
   ``synthetic`` only when asked for by name, and then flagged in the run's warnings;
 * network: ``metadata["network"]`` (C, N, init) with overrides;
 * teacher: ``--teacher`` or the benchmark's teacher (a trained checkpoint when it ships one);
-* proxies: names and groups (:data:`PROXY_GROUPS`);
+* proxies: names and groups (:func:`proxy_groups`: the groups the proxies declare, ``teacher`` and ``all``);
+  an unknown name is an error;
+* options: each must be declared by at least one proxy of the run and valid for every proxy that declares it;
 * archs: N sampled with a seed from the benchmark's architectures, ``all``, a list, or a file of official
   indices or arch strings (one per line, ``#`` comments);
 * seeds: K network-initialization seeds 0..K-1; the input batches of seed s are drawn with seed s.
@@ -35,15 +37,6 @@ import numpy as np
 
 DEFAULT_BENCHMARK = "nb201-kd-fmnist16"
 DEFAULT_BATCH_SIZE = 64
-DEFAULT_PROXIES: tuple[str, ...] = (
-    "diswot", "diswot_relation", "diswot_semantic", "kd", "rkd", "pkt", "synflow", "snip", "grad_norm", "nwot",
-    "jacov", "zico", "meco", "params", "flops",
-)
-STANDARD_PROXIES: tuple[str, ...] = (
-    "flops", "params", "synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain", "nwot", "epe_nas",
-    "jacov", "snip",
-)
-PROXY_GROUPS = ("all", "default", "standard", "teacher")
 FORMATS = ("csv", "parquet")
 DEVICES = ("cpu", "cuda")
 NETWORK_KEYS = ("C", "N", "init")
@@ -360,11 +353,30 @@ def resolve_teacher(spec: str | None, num_classes: int, in_channels: int, seed: 
 
 
 # ---- proxies -------------------------------------------------------------------------------------------------------
+def proxy_groups() -> dict[str, list[str]]:
+    """Every proxy group and its members, read from the registry: the groups proxies declare in their decorator
+    (``default``, ``standard``), ``teacher`` (every proxy needing a teacher) and ``all``."""
+    from ..proxies import proxy_groups as groups
+
+    return groups()
+
+
+def __getattr__(name: str):
+    """``DEFAULT_PROXIES``, ``STANDARD_PROXIES`` and ``PROXY_GROUPS``, read from the registry on first use."""
+    if name in ("DEFAULT_PROXIES", "STANDARD_PROXIES"):
+        return tuple(proxy_groups()[name.split("_")[0].lower()])
+    if name == "PROXY_GROUPS":
+        return tuple(proxy_groups())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def resolve_proxies(proxies: str | Sequence[str] | None, has_teacher: bool) -> tuple[list[str], list[str]]:
-    """Proxy names from names and groups; returns (names, warnings)."""
-    from ..proxies import all_specs, get_spec
+    """Proxy names from names and groups; returns (names, warnings). An unknown name raises, listing the valid
+    proxies and groups."""
+    from ..proxies import all_specs
 
     specs = all_specs()
+    groups = proxy_groups()
     if proxies is None:
         items = ["default"]
     elif isinstance(proxies, str):
@@ -372,22 +384,12 @@ def resolve_proxies(proxies: str | Sequence[str] | None, has_teacher: bool) -> t
     else:
         items = [str(p).strip() for p in proxies]
     if not items:
-        raise ValueError(f"no proxy given; name proxies ({', '.join(specs)}) or a group ({', '.join(PROXY_GROUPS)})")
+        raise ValueError(f"no proxy given; name proxies ({', '.join(specs)}) or a group ({', '.join(groups)})")
     notes: list[str] = []
     chosen: list[str] = []
     for item in items:
-        if item in PROXY_GROUPS:
-            if item == "all":
-                group = list(specs)
-            elif item == "teacher":
-                group = [n for n, s in specs.items() if s.teacher]
-            else:
-                wanted = DEFAULT_PROXIES if item == "default" else STANDARD_PROXIES
-                missing = [n for n in wanted if n not in specs]
-                if missing:
-                    notes.append(f"proxies of group {item!r} not available in this proxybench, skipped: "
-                                 f"{', '.join(missing)}")
-                group = [n for n in wanted if n in specs]
+        if item in groups:
+            group = list(groups[item])
             if not has_teacher:
                 skipped = [n for n in group if specs[n].teacher]
                 if skipped and item != "teacher":
@@ -398,7 +400,10 @@ def resolve_proxies(proxies: str | Sequence[str] | None, has_teacher: bool) -> t
                 group = [n for n in group if not specs[n].teacher]
             chosen += group
         else:
-            spec = get_spec(item)  # unknown names raise, listing the valid ones
+            if item not in specs:
+                raise ValueError(f"unknown proxy {item!r}; valid proxies: {', '.join(specs)}; groups: "
+                                 f"{', '.join(groups)}")
+            spec = specs[item]
             if spec.teacher and not has_teacher:
                 raise ValueError(f"proxy {item!r} needs a teacher and the benchmark has none; give --teacher SPEC "
                                  "(see 'proxybench list teachers')")
@@ -407,6 +412,21 @@ def resolve_proxies(proxies: str | Sequence[str] | None, has_teacher: bool) -> t
     if not chosen:
         raise ValueError(f"no proxy left to score from {proxies!r}; valid proxies: {', '.join(specs)}")
     return chosen, notes
+
+
+def check_option_names(options: Mapping[str, Any]) -> None:
+    """Refuse an option that no registered proxy declares (``ValueError`` listing the declared ones)."""
+    import difflib
+
+    from ..proxies import OptionError, all_specs
+
+    declared = sorted({o.name for s in all_specs().values() for o in s.options})
+    for key in options:
+        if key not in declared:
+            close = difflib.get_close_matches(key, declared, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise OptionError(f"unknown proxy option {key!r}: no proxy declares it{hint}; declared options: "
+                              f"{', '.join(declared)} (see 'proxybench list proxies --verbose')")
 
 
 # ---- archs ---------------------------------------------------------------------------------------------------------
@@ -514,7 +534,7 @@ def default_out(name: str) -> Path:
 # ---- the plan ------------------------------------------------------------------------------------------------------
 def make_plan(s: EvalSettings) -> Plan:
     """Check and resolve ``s`` (raises ``ValueError``/``FileNotFoundError`` naming the bad value)."""
-    from ..proxies import get_spec
+    from ..proxies import check_options, get_spec
 
     notes: list[str] = []
     formats = parse_formats(s.formats)
@@ -537,6 +557,7 @@ def make_plan(s: EvalSettings) -> Plan:
     data = resolve_data(meta, gt.datasets(), s.data, s.data_root, batch_size, s.balanced)
     network = resolve_network(meta, parse_key_values(s.network, "network setting"))
     options = parse_key_values(s.options, "proxy option")
+    check_option_names(options)  # a typo fails before any data is loaded
     seeds = list(range(seeds_n))
 
     images, dnotes = load_data(data)
@@ -553,6 +574,7 @@ def make_plan(s: EvalSettings) -> Plan:
 
     proxies, pnotes = resolve_proxies(s.proxies, teacher is not None)
     notes += pnotes
+    check_options(proxies, options)
     n_batches = max(get_spec(p).batches for p in proxies)
     available = sorted(int(i) for i in gt.ground_truth["arch_index"].unique())
     archs, anotes = resolve_archs(s.archs, arch_seed, available)

@@ -4,9 +4,24 @@
 :func:`~proxybench.proxies.engine.score_many` scores several on one network sharing passes.
 """
 
-from .context import ProxyContext, ProxyError
+from .context import ProxyContext
 from .engine import ProxyResult, make_context, score, score_many
-from .registry import ProxySpec, all_specs, get_spec, list_proxies, register_proxy
+from .errors import OptionError, ProxyError
+from .options import Option, at_least, greater_than
+from .pass_registry import PassSpec, get_pass, register_pass
+from .registry import (
+    GROUPS,
+    ProxySpec,
+    all_specs,
+    check_options,
+    get_spec,
+    list_proxies,
+    proxy_groups,
+    register_proxy,
+    unregister_proxy,
+)
 
-__all__ = ["ProxyContext", "ProxyError", "ProxyResult", "ProxySpec", "all_specs", "get_spec", "list_proxies",
-           "make_context", "register_proxy", "score", "score_many"]
+__all__ = ["GROUPS", "Option", "OptionError", "PassSpec", "ProxyContext", "ProxyError", "ProxyResult", "ProxySpec",
+           "all_specs", "at_least", "check_options", "get_pass", "get_spec", "greater_than", "list_proxies",
+           "make_context", "proxy_groups", "register_pass", "register_proxy", "score", "score_many",
+           "unregister_proxy"]

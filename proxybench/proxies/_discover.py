@@ -1,17 +1,21 @@
 """Import every proxy module under ``proxybench.proxies`` (and its sub-packages) so their decorators run.
 
-A new proxy is a new file: nothing else needs to change.
+A new proxy is a new file: nothing else needs to change. Shared passes register as their modules are imported
+(``passes``, and the private modules the proxies import, such as ``kd._teacher``).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 
 from . import __name__ as _pkg_name
 from . import __path__ as _pkg_path
 
-_INFRASTRUCTURE = {"registry", "context", "engine", "passes", "_discover"}
+_INFRASTRUCTURE = {"registry", "pass_registry", "context", "engine", "options", "errors", "_discover"}
+_lock = threading.RLock()
+_done = False
 
 
 def _import_tree(path, prefix: str) -> None:
@@ -24,4 +28,12 @@ def _import_tree(path, prefix: str) -> None:
             _import_tree(module.__path__, info.name + ".")
 
 
-_import_tree(_pkg_path, _pkg_name + ".")
+def load_all() -> None:
+    """Import every proxy and pass module once."""
+    global _done
+    if _done:
+        return
+    with _lock:
+        if not _done:
+            _import_tree(_pkg_path, _pkg_name + ".")
+            _done = True

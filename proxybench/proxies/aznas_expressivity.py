@@ -17,11 +17,19 @@ import torch.nn.functional as F
 
 from ..benchmarks.nb201.network import NB201Network
 from ..initialization import INIT_SCHEMES, initialize
-from .context import ProxyError, register_pass
+from .errors import ProxyError
+from .options import Option
+from .pass_registry import register_pass
 from .registry import register_proxy
 
 PAPER = ("Lee & Ham, AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search, CVPR 2024")
 INPUTS = ("random", "data")
+OPTIONS = (
+    Option("aznas_init", str, "kaiming_fan_in", "re-initialization before the pass ('keep': the caller's weights)",
+           choices=("keep", *INIT_SCHEMES)),
+    Option("aznas_input", str, "random", "N(0, 1) inputs shaped like the batch (the authors' code) or the batch",
+           choices=INPUTS),
+)
 _EPS_LOG = 1e-8  # inside the entropy's log, as the authors' code
 _EPS_SV = 1e-6  # in 1 / (sigma_max + eps), as the authors' code
 
@@ -88,24 +96,18 @@ def cell_features(model: NB201Network, x: torch.Tensor) -> list[torch.Tensor]:
     return feats
 
 
-@register_pass("aznas_features")
+@register_pass("aznas_features", gradients=True, bn="train", options=OPTIONS)
 def aznas_features(ctx) -> AZFeatures:
     """Options: ``aznas_init`` (default ``"kaiming_fan_in"``, the authors' He-normal fan-in re-init from the seeded
     generator; ``"keep"`` keeps the caller's weights), ``aznas_input`` (``"random"``, default, N(0, 1) inputs
     shaped like the batch, as the authors' code; ``"data"``: the batch itself). Network in train mode."""
-    init = ctx.option("aznas_init", "kaiming_fan_in")
-    if init != "keep" and init not in INIT_SCHEMES:
-        raise ProxyError(f"AZ-NAS proxies: unknown aznas_init {init!r}; valid: keep, {', '.join(INIT_SCHEMES)}")
-    source = ctx.option("aznas_input", "random")
-    if source not in INPUTS:
-        raise ProxyError(f"AZ-NAS proxies: unknown aznas_input {source!r}; valid: {', '.join(INPUTS)}")
+    init, source = ctx.option("aznas_init"), ctx.option("aznas_input")
     if not isinstance(ctx.model, NB201Network):
         raise ProxyError("AZ-NAS proxies need an NB201Network (they read the output of every cell and reduction "
                          f"block), got {type(ctx.model).__name__}")
-    model = ctx.fresh_model()
+    model = ctx.fresh_model()  # train mode
     if init != "keep":
         initialize(model, init, int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator("aznas_init"))))
-    model.train()
     x = ctx.inputs if source == "data" else ctx.randn(ctx.inputs.shape, "aznas_input", dtype=ctx.inputs.dtype)
     feats = cell_features(model, x)
     expressivity = [spectral_entropy(f) for f in feats]
@@ -114,7 +116,7 @@ def aznas_features(ctx) -> AZFeatures:
     return AZFeatures(expressivity, trainability)
 
 
-@register_proxy("aznas_expressivity", gradients=True, bn="train", paper=PAPER)
+@register_proxy("aznas_expressivity", gradients=True, bn="train", options=OPTIONS, paper=PAPER)
 def aznas_expressivity(ctx) -> float:
     """Expressivity s^E = sum_l H(p_l), H(p) = -sum_k p_k log p_k, p_l the eigenvalues of the channel covariance
     of cell feature l (over batch and positions) divided by their sum: how isotropically each block spreads its

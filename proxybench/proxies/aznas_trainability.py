@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from .aznas_expressivity import PAPER
+from .aznas_expressivity import OPTIONS, PAPER
 from .registry import register_proxy
 
 
-@register_proxy("aznas_trainability", gradients=True, bn="train", paper=PAPER)
+@register_proxy("aznas_trainability", gradients=True, bn="train", options=OPTIONS, paper=PAPER)
 def aznas_trainability(ctx) -> float:
     """Trainability s^T = mean_l ( 2 - sigma_l - 1/sigma_l ), sigma_l the largest singular value of a sample
     estimate of block l's input-output Jacobian, from a random +-1 backward signal (see

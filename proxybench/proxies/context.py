@@ -6,7 +6,12 @@ that asks for it, so scoring several proxies together costs the union of their p
 exactly the numbers each proxy gives alone (every pass starts from a fresh copy of the caller's network and
 draws any randomness from its own seeded generator).
 
-The caller's model is never touched: passes work on ``ctx.fresh_model()``, a deep copy.
+The caller's model is never touched: passes work on ``ctx.fresh_model()``, a deep copy in the BN mode that the
+running proxy or pass declares.
+
+While a proxy runs, the context applies its declaration (:class:`~proxybench.proxies.registry.ProxySpec`):
+``ctx.batches`` holds the batches it declares, ``ctx.option(name)`` its typed options, autograd is on only when
+it declares ``gradients=True`` (a backward pass is refused otherwise), and ``fresh_model()`` sets its ``bn`` mode.
 """
 
 from __future__ import annotations
@@ -14,39 +19,65 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-_PASSES: dict[str, Callable[[ProxyContext], Any]] = {}
+from .errors import OptionError, ProxyError
+from .pass_registry import get_pass, register_pass
+
+__all__ = ["OptionError", "ProxyContext", "ProxyError", "apply_bn_mode", "classifier_of", "register_pass",
+           "weighted_layers"]
 
 
-def register_pass(name: str) -> Callable:
-    """Register ``fn(ctx)`` as a shared pass named ``name`` (computed once per context)."""
+@dataclass
+class _Frame:
+    """A proxy or pass that is running: its declaration as the context applies it."""
 
-    def decorator(fn: Callable) -> Callable:
-        _PASSES[name] = fn
-        return fn
+    kind: str  # "proxy" | "pass"
+    name: str
+    bn: str
+    gradients: bool
+    options: dict = field(default_factory=dict)
+    batches: int | None = None  # proxies only
 
-    return decorator
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
-class ProxyError(ValueError):
-    """A proxy cannot run on this model or input; the message names the proxy and the reason."""
+def apply_bn_mode(model: nn.Module, mode: str) -> nn.Module:
+    """Put ``model`` in BN ``mode`` (in place): ``train`` / ``eval`` (``model.train()`` / ``.eval()``),
+    ``identity`` (eval, and every BN layer's forward replaced by the identity), ``any`` (left as it is)."""
+    if mode == "train":
+        model.train()
+    elif mode in ("eval", "identity"):
+        model.eval()
+        if mode == "identity":
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.forward = _identity  # the instance attribute shadows the class method
+    elif mode != "any":
+        raise ValueError(f"unknown BN mode {mode!r}")
+    return model
 
 
 class ProxyContext:
     """Everything a proxy may use for one network.
 
-    model      the caller's network (read only; use :meth:`fresh_model`)
-    inputs     first batch, float tensor (B, C, H, W)
-    targets    labels of the first batch (LongTensor (B,)) or None
-    batches    list of (inputs, targets) pairs; ``batches[0]`` is (inputs, targets)
-    teacher    a teacher network (KD-aware proxies) or None
-    seed       seeds every random draw made inside passes
-    options    extra per-proxy options (e.g. ``temperature``)
+    model          the caller's network (read only; use :meth:`fresh_model`)
+    inputs         first batch, float tensor (B, C, H, W)
+    targets        labels of the first batch (LongTensor (B,)) or None
+    batches        list of (inputs, targets) pairs; ``batches[0]`` is (inputs, targets); while a proxy runs,
+                   only the first ``spec.batches`` of them
+    teacher        a teacher network (KD-aware proxies) or None
+    seed           seeds every random draw made inside passes
+    given_options  the caller's options, checked against the declarations by the engine
+    options        the typed options of the running proxy or pass (defaults filled in); read with :meth:`option`
     """
 
     def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, *,
@@ -66,14 +97,15 @@ class ProxyContext:
         self.model = model
         self.inputs = inputs
         self.targets = targets
-        self.batches = list(batches) if batches is not None else [(inputs, targets)]
+        self._batches = list(batches) if batches is not None else [(inputs, targets)]
         self.teacher = teacher
         self.seed = int(seed)
         self.arch = arch
-        self.options = dict(options or {})
+        self.given_options = dict(options or {})
         self.device = inputs.device
         self._num_classes = num_classes
         self._cache: dict[str, Any] = {}
+        self._frames: list[_Frame] = []
         self.pass_seconds: dict[str, float] = {}
         self.current_proxy: str | None = None  # set by the engine while a proxy runs
         self.nan_reasons: dict[str, str] = {}
@@ -84,6 +116,25 @@ class ProxyContext:
         return int(self.inputs.shape[0])
 
     @property
+    def batches(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        proxy = next((f for f in reversed(self._frames) if f.kind == "proxy"), None)
+        return self._batches if proxy is None else self._batches[:proxy.batches]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self._frames[-1].options) if self._frames else dict(self.given_options)
+
+    def option(self, name: str) -> Any:
+        """The typed value of the running proxy's (or pass's) declared option ``name``."""
+        if not self._frames:
+            raise OptionError(f"option {name!r} is read outside a proxy or pass; options are declared by them")
+        frame = self._frames[-1]
+        if name not in frame.options:
+            raise OptionError(f"{frame.kind} {frame.name!r} reads option {name!r}, which it does not declare; "
+                              f"declared: {', '.join(frame.options) or 'none'}")
+        return frame.options[name]
+
+    @property
     def num_classes(self) -> int:
         if self._num_classes is not None:
             return self._num_classes
@@ -91,20 +142,20 @@ class ProxyContext:
         if head is not None:
             return int(head.out_features)
         with torch.no_grad():
-            m = self.fresh_model().eval()
+            m = copy.deepcopy(self.model).eval()
             return int(m(self.inputs[:1]).shape[1])
 
-    def option(self, name: str, default: Any) -> Any:
-        return self.options.get(name, default)
-
     def fresh_model(self, dtype: torch.dtype | None = None) -> nn.Module:
-        """A deep copy of the caller's model with gradients enabled and cleared."""
+        """A deep copy of the caller's model with gradients enabled and cleared, in the BN mode declared by the
+        running proxy or pass (see :func:`apply_bn_mode`; outside them, the caller's modes)."""
         m = copy.deepcopy(self.model)
         if dtype is not None:
             m = m.to(dtype)
         for p in m.parameters():
             p.requires_grad_(True)
             p.grad = None
+        if self._frames:
+            apply_bn_mode(m, self._frames[-1].bn)
         return m
 
     def generator(self, key: str) -> torch.Generator:
@@ -115,16 +166,36 @@ class ProxyContext:
     def randn(self, shape: Sequence[int], key: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return torch.randn(tuple(shape), generator=self.generator(key), dtype=dtype).to(self.device)
 
-    # ---- shared passes -------------------------------------------------------------------------------
+    # ---- running proxies and passes ------------------------------------------------------------------
+    @contextmanager
+    def running(self, spec, options: dict[str, Any]) -> Iterator[None]:
+        """Apply proxy ``spec``'s declaration while it runs (used by the engine)."""
+        previous = self.current_proxy
+        self.current_proxy = spec.name
+        self._frames.append(_Frame("proxy", spec.name, spec.bn, spec.gradients, dict(options), spec.batches))
+        try:
+            with torch.set_grad_enabled(bool(spec.gradients)):
+                yield
+        finally:
+            self._frames.pop()
+            self.current_proxy = previous
+
     def pass_(self, name: str) -> Any:
         """Result of the shared pass ``name``, computed on first use."""
+        spec = get_pass(name)
+        asker = self._frames[-1] if self._frames else None
+        if spec.gradients and asker is not None and not asker.gradients:
+            raise ProxyError(f"{asker.kind} {asker.name!r} declares gradients=False but asks for {name!r}, a pass "
+                             "that runs a backward pass; declare gradients=True")
         if name not in self._cache:
-            from . import passes  # noqa: F401  (registers the standard passes)
-
-            if name not in _PASSES:
-                raise KeyError(f"unknown pass {name!r}; known: {', '.join(sorted(_PASSES))}")
+            options = spec.parse_options(self.given_options)
+            self._frames.append(_Frame("pass", name, spec.bn, spec.gradients, options))
             t0 = time.perf_counter()
-            self._cache[name] = _PASSES[name](self)
+            try:
+                with torch.enable_grad():  # a shared result must not depend on who asked first
+                    self._cache[name] = spec.fn(self)
+            finally:
+                self._frames.pop()
             self.pass_seconds[name] = time.perf_counter() - t0
         return self._cache[name]
 

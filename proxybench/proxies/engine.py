@@ -6,12 +6,14 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from .context import ProxyContext, ProxyError
-from .registry import ProxySpec, get_spec
+from .options import CONTEXT_KEYS
+from .registry import ProxySpec, check_options, get_spec
 
 
 @dataclass
@@ -34,13 +36,20 @@ def check_requirements(spec: ProxySpec, ctx: ProxyContext) -> None:
                          f"{len(ctx.batches)}")
 
 
-def run_proxy(spec: ProxySpec, ctx: ProxyContext) -> float:
+def run_proxy(spec: ProxySpec, ctx: ProxyContext, options: dict[str, Any] | None = None) -> float:
+    """``direction * spec.fn(ctx)`` under the spec's declaration; ``options``: its typed options (default:
+    parsed from ``ctx.given_options``, refusing names it does not declare)."""
     check_requirements(spec, ctx)
-    previous, ctx.current_proxy = ctx.current_proxy, spec.name
-    try:
-        raw = spec.fn(ctx)
-    finally:
-        ctx.current_proxy = previous
+    if options is None:
+        options = spec.parse_options(ctx.given_options)
+    with ctx.running(spec, options):
+        try:
+            raw = spec.fn(ctx)
+        except RuntimeError as exc:
+            if not spec.gradients and "does not require grad" in str(exc):
+                raise ProxyError(f"proxy {spec.name!r} declares gradients=False but runs a backward pass ({exc}); "
+                                 "declare gradients=True") from exc
+            raise
     if torch.is_tensor(raw):
         raw = raw.item()
     value = float(raw)
@@ -49,13 +58,16 @@ def run_proxy(spec: ProxySpec, ctx: ProxyContext) -> float:
 
 def score_many(names: Iterable[str], ctx: ProxyContext, *, raise_errors: bool = False) -> list[ProxyResult]:
     """Score ``names`` on one context; passes are shared. Errors are captured per proxy unless
-    ``raise_errors``."""
+    ``raise_errors``. Options are parsed up front (an ill-typed value raises); options none of ``names``
+    declares are left alone here (a run's other proxies may declare them): :func:`score`,
+    :func:`~proxybench.proxies.registry.check_options` and the engine's plan refuse unknown ones."""
     specs = [get_spec(n) for n in names]
+    typed = {s.name: s.parse_options(ctx.given_options, strict=False) for s in specs}
     out = []
     for spec in specs:
         t0 = time.perf_counter()
         try:
-            value = run_proxy(spec, ctx)
+            value = run_proxy(spec, ctx, typed[spec.name])
             status = "ok" if math.isfinite(value) else "nan"
             reason = "" if status == "ok" else ctx.nan_reasons.get(spec.name, "")
             out.append(ProxyResult(spec.name, value, time.perf_counter() - t0, status, reason))
@@ -69,8 +81,9 @@ def score_many(names: Iterable[str], ctx: ProxyContext, *, raise_errors: bool = 
 
 def make_context(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None,
                  **options) -> ProxyContext:
-    known = {"batches", "teacher", "seed", "num_classes", "arch"}
-    kw = {k: options.pop(k) for k in list(options) if k in known}
+    """A context; ``batches``, ``teacher``, ``seed``, ``num_classes`` and ``arch`` set it up, every other keyword
+    is a proxy option."""
+    kw = {k: options.pop(k) for k in list(options) if k in CONTEXT_KEYS}
     return ProxyContext(model, inputs, targets, options=options, **kw)
 
 
@@ -80,8 +93,10 @@ def score(name: str, model: nn.Module, inputs: torch.Tensor, targets: torch.Tens
 
     Options: ``seed`` (default 0), ``teacher`` (a network, for KD-aware proxies), ``batches`` (a list of
     (inputs, targets) pairs for proxies needing several), ``num_classes``, ``arch`` (the NB201 arch string,
-    lets analytic proxies skip measuring), and per-proxy options.
+    lets analytic proxies skip measuring), and the proxy's declared options (``proxybench list proxies -v``);
+    an option it does not declare, or an ill-typed value, raises ``ValueError`` naming it and the valid ones.
     """
     spec = get_spec(name)
     ctx = make_context(model, inputs, targets, **options)
-    return run_proxy(spec, ctx)
+    (typed,) = check_options([name], ctx.given_options).values()
+    return run_proxy(spec, ctx, typed)

@@ -9,7 +9,7 @@ from .registry import register_proxy
 EPE_EPS = 1e-5
 
 
-@register_proxy("epe_nas", labels=True, gradients=True,
+@register_proxy("epe_nas", groups=("standard",), labels=True, gradients=True,
                 paper="Lopes et al., EPE-NAS: Efficient Performance Estimation Without Training for Neural "
                       "Architecture Search, ICANN 2021")
 def epe_nas(ctx) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .registry import register_proxy
 
 
-@register_proxy("fisher", labels=True, gradients=True,
+@register_proxy("fisher", groups=("standard",), labels=True, gradients=True,
                 paper="Theis et al., Faster gaze prediction with dense networks and Fisher pruning, 2018; "
                       "Turner et al., BlockSwap, ICLR 2020; Abdelfattah et al., ICLR 2021")
 def fisher(ctx) -> float:

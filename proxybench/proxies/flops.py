@@ -24,7 +24,7 @@ def _analytic(ctx) -> float | None:
                        in_channels=model.in_channels, resolution=int(h))
 
 
-@register_proxy("flops", bn="any", data_free=True,
+@register_proxy("flops", groups=("standard", "default"), bn="any", data_free=True,
                 paper="Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021 (baseline); "
                       "Krishnakumar et al., NAS-Bench-Suite-Zero, NeurIPS 2022")
 def flops(ctx) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .registry import register_proxy
 
 
-@register_proxy("grasp", labels=True, gradients=True,
+@register_proxy("grasp", groups=("standard",), labels=True, gradients=True,
                 paper="Wang et al., Picking Winning Tickets Before Training by Preserving Gradient Flow (GraSP), "
                       "ICLR 2020; Abdelfattah et al., ICLR 2021")
 def grasp(ctx) -> float:

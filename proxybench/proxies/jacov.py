@@ -9,7 +9,7 @@ from .registry import register_proxy
 JACOV_EPS = 1e-5
 
 
-@register_proxy("jacov", gradients=True,
+@register_proxy("jacov", groups=("standard", "default"), gradients=True,
                 paper="Mellor et al., Neural Architecture Search without Training, arXiv:2006.04647v1 (2020); "
                       "Abdelfattah et al., ICLR 2021; Krishnakumar et al., NAS-Bench-Suite-Zero, NeurIPS 2022")
 def jacov(ctx) -> float:

@@ -8,7 +8,7 @@ from .context import weighted_layers
 from .registry import register_proxy
 
 
-@register_proxy("l2_norm", bn="any", data_free=True,
+@register_proxy("l2_norm", groups=("standard",), bn="any", data_free=True,
                 paper="Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021 (baseline)")
 def l2_norm(ctx) -> float:
     """Sum over conv/linear layers l of ||W_l||_2 (Frobenius norm of each weight tensor). No pass is run."""

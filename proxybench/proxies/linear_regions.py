@@ -7,7 +7,8 @@ from torch import nn
 
 from ..benchmarks.nb201.network import Cell, NB201Network
 from ..initialization import initialize
-from .context import ProxyError
+from .errors import ProxyError
+from .options import Option, at_least
 from .registry import register_proxy
 
 PROBES = ("thin", "full")
@@ -74,14 +75,15 @@ def random_crops(images: torch.Tensor, n: int, size: int, gen: torch.Generator) 
     return out.unsqueeze(1).to(images.device)
 
 
-def _int_option(ctx, name: str, default: int, lo: int) -> int:
-    v = ctx.option(name, default)
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ProxyError(f"proxy 'linear_regions': option {name} must be an integer >= {lo}, got {v!r}")
-    return v
+OPTIONS = (
+    Option("linear_regions_probe", str, "thin", "TE-NAS's width-1 cell on 3x3 crops, or the full network on the "
+           "batch", choices=PROBES),
+    Option("linear_regions_samples", int, DEFAULT_SAMPLES, "crops of the thin probe", check=at_least(1)),
+    Option("linear_regions_chunk", int, DEFAULT_CHUNK, "crops per forward of the thin probe", check=at_least(2)),
+)
 
 
-@register_proxy("linear_regions", bn="train",
+@register_proxy("linear_regions", bn="train", options=OPTIONS,
                 paper="Chen, Gong & Wang, Neural Architecture Search on ImageNet in Four GPU Hours: A Theoretically "
                       "Inspired Perspective (TE-NAS), ICLR 2021")
 def linear_regions(ctx) -> float:
@@ -99,18 +101,14 @@ def linear_regions(ctx) -> float:
 
     ``"full"``: the caller's network on the input batch itself (train-mode BN); any model with ``nn.ReLU``.
     """
-    probe = ctx.option("linear_regions_probe", "thin")
-    if probe not in PROBES:
-        raise ProxyError(f"proxy 'linear_regions': unknown linear_regions_probe {probe!r}; valid: "
-                         f"{', '.join(PROBES)}")
+    probe = ctx.option("linear_regions_probe")
     if probe == "full":
-        return float(count_unique_rows(relu_patterns(ctx.fresh_model().train(), ctx.inputs)))
+        return float(count_unique_rows(relu_patterns(ctx.fresh_model(), ctx.inputs)))
     if not isinstance(ctx.model, NB201Network):  # read only: the probe takes the cell's ops, not its weights
         raise ProxyError("proxy 'linear_regions' with linear_regions_probe='thin' needs an NB201Network (it "
                          f"builds the width-1 cell of its arch), got {type(ctx.model).__name__}; use "
                          "linear_regions_probe='full' for other models")
-    n = _int_option(ctx, "linear_regions_samples", DEFAULT_SAMPLES, 1)
-    chunk = _int_option(ctx, "linear_regions_chunk", DEFAULT_CHUNK, 2)
+    n, chunk = ctx.option("linear_regions_samples"), ctx.option("linear_regions_chunk")
     gen = ctx.generator("linear_regions")
     thin = ThinCell(ctx.model.ops)
     initialize(thin, "default", int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .context import ProxyError
+from .options import Option, at_least
 from .registry import register_proxy
 
 
@@ -32,7 +32,11 @@ def min_corr_eigenvalue(feature: torch.Tensor, sample: int | None = None,
     return float(torch.linalg.eigvalsh(corr)[0]) * scale
 
 
-@register_proxy("meco", bn="train",
+@register_proxy("meco", groups=("default",), bn="train", options=(
+    Option("meco_channels", int, None, "MeCo_opt: lambda_min over this many random channels (default: all)",
+           check=at_least(2)),
+    Option("meco_random_input", bool, False, "one N(0, 1) input instead of the batch's first image"),
+),
                 paper="Jiang, Wang & Li, MeCo: Zero-Shot NAS with One Data and Single Forward Pass via Minimum "
                       "Eigenvalue of Correlation, NeurIPS 2023")
 def meco(ctx) -> float:
@@ -48,15 +52,13 @@ def meco(ctx) -> float:
     MeCo_opt: lambda_min over that many random channels, times C / meco_channels (the authors use 8). Default:
     the main definition (all channels). Higher is better.
     """
-    sample = ctx.option("meco_channels", None)
-    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 2):
-        raise ProxyError(f"proxy 'meco': option meco_channels must be None or an integer >= 2, got {sample!r}")
-    if ctx.option("meco_random_input", False):
+    sample = ctx.option("meco_channels")
+    if ctx.option("meco_random_input"):
         x = ctx.randn((1, *ctx.inputs.shape[1:]), "meco_input", dtype=ctx.inputs.dtype)
     else:
         x = ctx.inputs[:1]
     gen = ctx.generator("meco_channels")
-    model = ctx.fresh_model().train()
+    model = ctx.fresh_model()  # train mode
     values: list[float] = []
 
     def hook(module, args, output):

@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from .context import ProxyError
+from .errors import ProxyError
+from .options import Option, at_least
 from .registry import register_proxy
 
 DEFAULT_BATCH_SIZE = 16
@@ -52,7 +53,10 @@ def condition_number(gram: torch.Tensor) -> float:
     return hi / lo
 
 
-@register_proxy("ntk_cond", direction=-1, gradients=True, bn="train",
+@register_proxy("ntk_cond", direction=-1, gradients=True, bn="train", options=(
+    Option("ntk_batch_size", int, None, "first inputs of the batch (default 16, or the whole batch if smaller)",
+           check=at_least(2)),
+),
                 paper="Chen, Gong & Wang, Neural Architecture Search on ImageNet in Four GPU Hours: A Theoretically "
                       "Inspired Perspective (TE-NAS), ICLR 2021")
 def ntk_cond(ctx) -> float:
@@ -66,18 +70,16 @@ def ntk_cond(ctx) -> float:
     BN in train mode couples the samples, so each of the B backward passes runs through the whole batch. ``inf``
     for a singular kernel, NaN when J = 0.
     """
-    b = ctx.option("ntk_batch_size", None)
+    b = ctx.option("ntk_batch_size")
     if b is None:
         b = min(DEFAULT_BATCH_SIZE, ctx.batch_size)
         if b < 2:
             raise ProxyError(f"proxy 'ntk_cond' needs at least 2 inputs (a 1x1 kernel has condition number 1), "
                              f"got {ctx.batch_size}")
-    elif isinstance(b, bool) or not isinstance(b, int) or b < 2:
-        raise ProxyError(f"proxy 'ntk_cond': option ntk_batch_size must be an integer >= 2, got {b!r}")
     elif ctx.batch_size < b:
         raise ProxyError(f"proxy 'ntk_cond' needs a batch of at least ntk_batch_size={b} inputs, got "
                          f"{ctx.batch_size}")
-    model = ctx.fresh_model().train()
+    model = ctx.fresh_model()  # train mode
     jac = ntk_jacobian(model, ctx.inputs[:b])
     kappa = condition_number(jac.double() @ jac.double().T)
     if math.isnan(kappa):

@@ -7,7 +7,7 @@ import torch
 from .registry import register_proxy
 
 
-@register_proxy("nwot",
+@register_proxy("nwot", groups=("standard", "default"),
                 paper="Mellor et al., Neural Architecture Search without Training, ICML 2021")
 def nwot(ctx) -> float:
     """log|det K|, K = sum over ReLU units of c c^T + (1 - c)(1 - c)^T: K[i, j] counts the ReLU units on which

@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .context import ProxyContext, ProxyError, register_pass, weighted_layers
+from .context import ProxyContext, weighted_layers
+from .errors import ProxyError
+from .pass_registry import register_pass
 
 RELU_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
 """Modules whose binary codes (input > 0) form the NASWOT kernel."""
@@ -49,9 +51,9 @@ class TrainForward:
     relu_codes: list
 
 
-@register_pass("train_forward")
+@register_pass("train_forward", bn="train")
 def train_forward(ctx: ProxyContext) -> TrainForward:
-    model = ctx.fresh_model().train()
+    model = ctx.fresh_model()  # train mode: BN uses batch statistics
     layers = weighted_layers(model)
     acts: list[list[torch.Tensor]] = [[] for _ in layers]
     codes: list[torch.Tensor] = []
@@ -113,7 +115,7 @@ def _zeros_if_none(grads, like) -> list[torch.Tensor]:
     return [torch.zeros_like(t) if g is None else g for g, t in zip(grads, like)]
 
 
-@register_pass("ce_backward")
+@register_pass("ce_backward", gradients=True, bn="train")
 def ce_backward(ctx: ProxyContext) -> CEBackward:
     """One backward of the cross-entropy loss with ``create_graph=True``: on CPU it costs about as much as a plain
     backward, and GraSP's Hessian-gradient product then needs no second first-order backward."""
@@ -147,7 +149,7 @@ class GraspHVP:
     hg: list
 
 
-@register_pass("grasp_hvp")
+@register_pass("grasp_hvp", gradients=True, bn="train")
 def grasp_hvp(ctx: ProxyContext) -> GraspHVP:
     """H g = d(g_detached . g)/dW by double backpropagation through ``ce_backward``'s graph-attached gradient."""
     ce: CEBackward = ctx.pass_("ce_backward")
@@ -167,7 +169,7 @@ class InputJacobian:
     num_classes: int
 
 
-@register_pass("input_jacobian")
+@register_pass("input_jacobian", gradients=True, bn="train")
 def input_jacobian(ctx: ProxyContext) -> InputJacobian:
     fw: TrainForward = ctx.pass_("train_forward")
     (jac,) = torch.autograd.grad(fw.logits, fw.inputs, grad_outputs=torch.ones_like(fw.logits),
@@ -177,7 +179,7 @@ def input_jacobian(ctx: ProxyContext) -> InputJacobian:
     return InputJacobian(jac.detach().reshape(jac.shape[0], -1), int(fw.logits.shape[1]))
 
 
-@register_pass("relu_kernel")
+@register_pass("relu_kernel", bn="train")
 def relu_kernel(ctx: ProxyContext) -> torch.Tensor:
     """K[i, j] = number of ReLU units (over every ReLU call) on which images i and j have the same binary code,
     i.e. sum over ReLUs of c c^T + (1 - c)(1 - c)^T; float64 (B, B). Computed as (D + s s^T) / 2 with s = 2c - 1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .registry import register_proxy
 
 
-@register_proxy("plain", labels=True, gradients=True,
+@register_proxy("plain", groups=("standard",), labels=True, gradients=True,
                 paper="Mozer & Smolensky, Skeletonization, NeurIPS 1989; Abdelfattah et al., ICLR 2021")
 def plain(ctx) -> float:
     """Sum over conv/linear weights W of dL/dW * W (signed), L the cross-entropy of one batch (train mode).

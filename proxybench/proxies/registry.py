@@ -1,11 +1,42 @@
-"""The proxy registry: one decorator per proxy, declaring what it needs and its direction."""
+"""The proxy registry: one decorator per proxy, declaring what it needs, its options, groups and direction.
+
+The declaration is a contract the engine enforces: ``labels``, ``teacher`` and ``batches`` are checked before the
+proxy runs and ``batches`` limits what it sees; ``gradients=False`` runs it without autograd and refuses backward
+passes; ``bn`` sets the BN mode of every network copy it makes (``ctx.fresh_model()``); options not declared are
+refused and declared ones arrive typed. :mod:`proxybench.testing` checks the rest (``data_free``, labels and
+teacher left alone when not declared).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-BN_MODES = ("train", "eval", "identity", "any")
+from .errors import OptionError
+from .options import Option, at_least, parse_options, unknown_option_message
+from .pass_registry import BN_MODES
+
+__all__ = ["BN_MODES", "GROUPS", "TEACHER_OPTIONS", "ProxySpec", "all_specs", "check_options", "get_spec",
+           "list_proxies", "proxy_groups", "register_proxy", "unregister_proxy"]
+
+GROUPS: dict[str, str] = {
+    "default": "the proxies 'proxybench eval' scores by default: DisWOT and its parts, the strongest KD losses "
+               "and the common zero-cost proxies",
+    "standard": "the 12 proxies of NAS-Bench-Suite-Zero",
+}
+"""Groups a proxy may join from its decorator (``groups=("standard",)``). ``teacher`` (every proxy that needs a
+teacher) and ``all`` are computed."""
+COMPUTED_GROUPS: dict[str, str] = {"teacher": "every proxy that needs a teacher (KD-aware)",
+                                   "all": "every registered proxy"}
+
+TEACHER_OPTIONS = (
+    Option("teacher_bn", str, "auto", "BN mode of the teacher: auto (eval for a trained teacher, train for a "
+           "random-init one), train or eval", choices=("auto", "train", "eval")),
+    Option("teacher_seed", int, 0, "init seed of a teacher given as a spec string", check=at_least(0)),
+)
+"""Options every proxy with ``teacher=True`` accepts (read by the ``teacher_features`` pass)."""
 
 
 @dataclass(frozen=True)
@@ -20,17 +51,23 @@ class ProxySpec:
     fn: Callable
     direction: int = 1
     labels: bool = False  # needs the targets
-    gradients: bool = False  # runs a backward pass
-    bn: str = "train"  # BN mode during the pass ("identity": BN replaced by identity; "any": no forward pass)
+    gradients: bool = False  # runs a backward pass (False: runs without autograd, backward passes refused)
+    bn: str = "train"  # BN mode of ctx.fresh_model(): train | eval | identity (BN replaced) | any (left as is)
     teacher: bool = False  # needs a teacher network (KD-aware proxies)
-    batches: int = 1  # minimum number of input batches
-    data_free: bool = False  # ignores the data (all-ones input, analytic counts, weights only)
+    batches: int = 1  # number of input batches it reads (ctx.batches holds exactly these)
+    data_free: bool = False  # ignores the data values (all-ones input, analytic counts, weights only)
     paper: str = ""
     description: str = ""
+    options: tuple[Option, ...] = ()  # every option it accepts (teacher options included when teacher=True)
+    groups: tuple[str, ...] = ()  # declared groups it belongs to (see GROUPS)
 
     @property
     def summary(self) -> str:
         return self.description or (self.fn.__doc__ or "").strip().splitlines()[0]
+
+    def parse_options(self, given: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
+        """Typed values of every declared option (defaults filled in); ``strict``: refuse undeclared names."""
+        return parse_options(self.options, given, f"proxy {self.name!r}", strict=strict)
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -38,22 +75,40 @@ _REGISTRY: dict[str, ProxySpec] = {}
 
 def register_proxy(name: str, *, direction: int = 1, labels: bool = False, gradients: bool = False,
                    bn: str = "train", teacher: bool = False, batches: int = 1, data_free: bool = False,
-                   paper: str = "", description: str = "") -> Callable:
+                   paper: str = "", description: str = "", options: Iterable[Option] = (),
+                   groups: Iterable[str] = ()) -> Callable:
     """Register ``fn(ctx) -> float`` as proxy ``name``.
 
     Example::
 
-        @register_proxy("params", bn="any", data_free=True, paper="...")
+        @register_proxy("params", bn="any", data_free=True, groups=("standard", "default"), paper="...")
         def params(ctx):
             "Number of trainable parameters (millions)."
             return ...
     """
+    if not name.isidentifier():
+        raise ValueError(f"proxy name {name!r} must be an identifier (letters, digits, underscores)")
+    if name in GROUPS or name in COMPUTED_GROUPS:
+        raise ValueError(f"proxy name {name!r} is the name of a proxy group")
     if direction not in (1, -1):
         raise ValueError(f"direction of proxy {name!r} must be +1 or -1, got {direction!r}")
     if bn not in BN_MODES:
         raise ValueError(f"bn mode of proxy {name!r} must be one of {BN_MODES}, got {bn!r}")
-    if batches < 1:
-        raise ValueError(f"batches of proxy {name!r} must be >= 1, got {batches!r}")
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
+        raise ValueError(f"batches of proxy {name!r} must be an integer >= 1, got {batches!r}")
+    groups = tuple(groups)
+    bad = [g for g in groups if g not in GROUPS]
+    if bad:
+        raise ValueError(f"proxy {name!r} joins unknown group {bad[0]!r}; groups a proxy can join: "
+                         f"{', '.join(GROUPS)}")
+    options = tuple(options)
+    if teacher:
+        options += tuple(o for o in TEACHER_OPTIONS if o not in options)
+    if not all(isinstance(o, Option) for o in options):
+        raise ValueError(f"options of proxy {name!r} must be Option(...) declarations")
+    seen = [o.name for o in options]
+    if len(set(seen)) != len(seen):
+        raise ValueError(f"proxy {name!r} declares an option twice: {', '.join(seen)}")
 
     def decorator(fn: Callable) -> Callable:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
@@ -61,14 +116,20 @@ def register_proxy(name: str, *, direction: int = 1, labels: bool = False, gradi
                              f"{fn.__module__})")
         _REGISTRY[name] = ProxySpec(name=name, fn=fn, direction=direction, labels=labels,
                                     gradients=gradients, bn=bn, teacher=teacher, batches=batches,
-                                    data_free=data_free, paper=paper, description=description)
+                                    data_free=data_free, paper=paper, description=description, options=options,
+                                    groups=groups)
         return fn
 
     return decorator
 
 
+def unregister_proxy(name: str) -> None:
+    """Remove proxy ``name`` (for tests that register a throwaway proxy)."""
+    _REGISTRY.pop(name, None)
+
+
 def _load_all() -> None:
-    from . import _discover  # noqa: F401  (imports every proxy module once)
+    importlib.import_module(f"{__package__}._discover").load_all()
 
 
 def get_spec(name: str) -> ProxySpec:
@@ -88,3 +149,36 @@ def list_proxies(teacher: bool | None = None) -> list[str]:
 def all_specs() -> dict[str, ProxySpec]:
     _load_all()
     return dict(sorted(_REGISTRY.items()))
+
+
+def proxy_groups() -> dict[str, list[str]]:
+    """Every group and its members, sorted: ``all``, the declared groups (:data:`GROUPS`) and ``teacher``."""
+    specs = all_specs()
+    out = {"all": list(specs)}
+    out.update({g: [n for n, s in specs.items() if g in s.groups] for g in GROUPS})
+    out["teacher"] = [n for n, s in specs.items() if s.teacher]
+    return out
+
+
+def check_options(names: Iterable[str], given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Check the options of a run scoring ``names``: every given option must be declared by at least one of them
+    and valid for each that declares it. Returns each proxy's typed options; raises :class:`OptionError`
+    naming the option and listing the valid ones."""
+    specs = [get_spec(n) for n in names]
+    for key in given:
+        if not any(o.name == key for s in specs for o in s.options):
+            raise OptionError(_unknown_for_run(key, specs))
+    return {s.name: s.parse_options(given, strict=False) for s in specs}
+
+
+def _unknown_for_run(key: str, specs: list[ProxySpec]) -> str:
+    owners = [s.name for s in all_specs().values() if any(o.name == key for o in s.options)]
+    if len(specs) == 1:
+        text = unknown_option_message(key, f"proxy {specs[0].name!r}", [o.name for o in specs[0].options])
+    else:
+        valid = sorted({o.name for s in specs for o in s.options})
+        who = ", ".join(s.name for s in specs)
+        text = unknown_option_message(key, f"the proxies {who}", valid)
+    if owners:
+        text += f"; {key!r} is an option of {', '.join(owners)}, not scored here"
+    return text

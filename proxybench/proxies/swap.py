@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from ..initialization import INIT_SCHEMES, initialize
-from .context import ProxyError
+from .errors import ProxyError
 from .linear_regions import relu_patterns
+from .options import Option, at_least, greater_than
 from .registry import register_proxy
 
 DEFAULT_BATCH_SIZE = 16  # the authors' ``input_samples``
@@ -49,18 +50,18 @@ def regularization_factor(params_millions: float, mu: float, sigma: float) -> fl
     return math.exp(-((params_millions - mu) ** 2) / sigma)
 
 
-def _option(ctx, name, default, check, what):
-    v = ctx.option(name, default)
-    if not check(v):
-        raise ProxyError(f"proxy 'swap': option {name} must be {what}, got {v!r}")
-    return v
+OPTIONS = (
+    Option("swap_batch_size", int, None, "first inputs of the batch used (default 16, or the whole batch if "
+           "smaller)", check=at_least(1)),
+    Option("swap_repeats", int, DEFAULT_REPEATS, "weight draws averaged", check=at_least(1)),
+    Option("swap_init", str, "gaussian", "weights re-drawn before each repeat ('keep': the caller's)",
+           choices=("keep", *INIT_SCHEMES)),
+    Option("swap_mu", float, None, "size regularizer centre (parameters, millions); with swap_sigma"),
+    Option("swap_sigma", float, None, "size regularizer width; with swap_mu", check=greater_than(0)),
+)
 
 
-def _is_int(lo):
-    return lambda v: not isinstance(v, bool) and isinstance(v, int) and v >= lo
-
-
-@register_proxy("swap", bn="train",
+@register_proxy("swap", bn="train", options=OPTIONS,
                 paper="Peng, Song, Fayek, Ciesielski & Chang, SWAP-NAS: Sample-Wise Activation Patterns for "
                       "Ultra-fast NAS, ICLR 2024")
 def swap(ctx) -> float:
@@ -76,20 +77,18 @@ def swap(ctx) -> float:
     millions) to multiply the score by exp(-(Theta - mu)^2 / sigma), Theta = parameters (M); off unless both are
     given (the paper tunes mu, sigma per search space to steer model size). Higher is better.
     """
-    b = _option(ctx, "swap_batch_size", min(DEFAULT_BATCH_SIZE, ctx.batch_size), _is_int(1), "an integer >= 1")
-    repeats = _option(ctx, "swap_repeats", DEFAULT_REPEATS, _is_int(1), "an integer >= 1")
-    init = _option(ctx, "swap_init", "gaussian", lambda v: v == "keep" or v in INIT_SCHEMES,
-                   f"'keep' or one of {', '.join(INIT_SCHEMES)}")
-    mu, sigma = ctx.option("swap_mu", None), ctx.option("swap_sigma", None)
+    b = ctx.option("swap_batch_size")
+    if b is None:
+        b = min(DEFAULT_BATCH_SIZE, ctx.batch_size)
+    repeats, init = ctx.option("swap_repeats"), ctx.option("swap_init")
+    mu, sigma = ctx.option("swap_mu"), ctx.option("swap_sigma")
     if (mu is None) != (sigma is None):
         raise ProxyError(f"proxy 'swap': options swap_mu and swap_sigma go together, got swap_mu={mu!r}, "
                          f"swap_sigma={sigma!r}")
-    if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
-        raise ProxyError(f"proxy 'swap': option swap_sigma must be a positive number, got {sigma!r}")
     if ctx.batch_size < b:
         raise ProxyError(f"proxy 'swap' needs at least swap_batch_size={b} inputs, got {ctx.batch_size}")
     x = ctx.inputs[:b]
-    model = ctx.fresh_model().train()
+    model = ctx.fresh_model()  # train mode
     gen = ctx.generator("swap_init")
     scores = []
     for _ in range(repeats):

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .context import weighted_layers
 from .registry import register_proxy
 
 
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x
-
-
-@register_proxy("synflow", gradients=True, bn="identity", data_free=True,
+@register_proxy("synflow", groups=("standard", "default"), gradients=True, bn="identity", data_free=True,
                 paper="Tanaka et al., Pruning neural networks without any data by iteratively conserving synaptic "
                       "flow, NeurIPS 2020; Abdelfattah et al., ICLR 2021")
 def synflow(ctx) -> float:
     """Sum over conv/linear weights W of |W * dR/dW|, R = 1^T f(1; |theta|): the sum of the outputs of the
     network with every parameter replaced by its absolute value, BN layers replaced by the identity, evaluated
     in float64 (so it does not overflow) on a single all-ones input of the batch's shape (1 x C x H x W)."""
-    model = ctx.fresh_model(dtype=torch.float64).eval()
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.forward = _identity  # the instance attribute shadows the class method
+    model = ctx.fresh_model(dtype=torch.float64)  # eval mode, every BN layer replaced by the identity (bn="identity")
     with torch.no_grad():
         for p in model.parameters():
             p.abs_()

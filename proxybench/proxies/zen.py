@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from ..initialization import initialize
-from .context import ProxyError
+from .errors import ProxyError
+from .options import Option, at_least, greater_than
 from .registry import register_proxy
 
 
@@ -28,7 +29,10 @@ def _pre_gap(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return seen[-1]
 
 
-@register_proxy("zen", paper="Lin et al., Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition, "
+@register_proxy("zen", options=(
+    Option("mixup_gamma", float, 1e-2, "size of the input perturbation", check=greater_than(0)),
+    Option("zen_repeat", int, 1, "independent draws of weights and inputs averaged", check=at_least(1)),
+), paper="Lin et al., Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition, "
                              "ICCV 2021")
 def zen(ctx) -> float:
     """log E_n ||F(x_n) - F(x_n + gamma eps_n)||_1 + sum_i log sigma_i, F the feature map before global average
@@ -37,21 +41,15 @@ def zen(ctx) -> float:
     ``mixup_gamma``), network in train mode; sigma_i = sqrt(mean over channels of BN layer i's running variance)
     after the two forwards, as in the authors' code. Option ``zen_repeat`` (default 1) averages independent
     draws of weights and inputs."""
-    gamma = float(ctx.option("mixup_gamma", 1e-2))
-    repeat = ctx.option("zen_repeat", 1)
-    if not gamma > 0:
-        raise ProxyError(f"proxy 'zen': mixup_gamma must be > 0, got {gamma!r}")
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ProxyError(f"proxy 'zen': zen_repeat must be an integer >= 1, got {repeat!r}")
+    gamma, repeat = ctx.option("mixup_gamma"), ctx.option("zen_repeat")
     scores = []
     for r in range(repeat):
-        model = ctx.fresh_model()
+        model = ctx.fresh_model()  # train mode
         bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if any(m.running_var is None for m in bns):
             raise ProxyError("proxy 'zen' reads BN running variances, but a BN layer of the model has "
                              "track_running_stats=False")
         initialize(model, "gaussian", seed=ctx.generator(f"zen:init:{r}").initial_seed())
-        model.train()
         shape = tuple(ctx.inputs.shape)
         x = ctx.randn(shape, f"zen:x:{r}", dtype=ctx.inputs.dtype)
         eps = ctx.randn(shape, f"zen:eps:{r}", dtype=ctx.inputs.dtype)

@@ -16,7 +16,7 @@ def batch_gradients(ctx) -> list[list[torch.Tensor]]:
 
     Gradients are cleared between batches, so each entry is one batch's own gradient (the paper's definition).
     """
-    model = ctx.fresh_model().train()
+    model = ctx.fresh_model()  # train mode
     layers = weighted_layers(model)
     out = []
     for k, (x, y) in enumerate(ctx.batches):
@@ -48,7 +48,7 @@ def zico_from_gradients(per_batch: list[list[torch.Tensor]]) -> float:
     return total
 
 
-@register_proxy("zico", labels=True, gradients=True, bn="train", batches=2,
+@register_proxy("zico", groups=("default",), labels=True, gradients=True, bn="train", batches=2,
                 paper="Li, Yang, Wang & Marculescu, ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on "
                       "Gradients, ICLR 2023")
 def zico(ctx) -> float:

@@ -141,7 +141,7 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
         resolve_teacher,
         teacher_spec_from_metadata,
     )
-    from ..proxies import get_spec
+    from ..proxies import check_options, get_spec
 
     notes: list[str] = []
     algorithm = _choice(algorithm, ALGORITHMS, "algorithm")
@@ -174,6 +174,10 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
         raise ValueError("--space table needs a ground truth: pass --benchmark NAME|PATH")
     net = resolve_network(meta, parse_key_values(network, "network setting"))
     opts = parse_key_values(options, "proxy option")
+    if opts and kind in ("proxy", "ensemble"):
+        check_options(members, opts)  # unknown or ill-typed options fail before any data is loaded
+    elif opts:
+        raise ValueError(f"proxy options given ({', '.join(opts)}), but the {kind} fitness scores no proxy")
 
     # data: a batch of real images for proxies; only the network's shape otherwise
     images = None

@@ -38,7 +38,11 @@ from torch import nn
 
 from ...distill.losses import classifier_ce_gradient, distill_loss
 from ...distill.teachers import build_teacher, ensemble_members, is_trained
-from ..context import ProxyContext, ProxyError, register_pass
+from ..context import ProxyContext
+from ..errors import ProxyError
+from ..options import parse_options
+from ..pass_registry import register_pass
+from ..registry import TEACHER_OPTIONS
 
 BN_OPTIONS = ("auto", "train", "eval")
 CACHE_SIZE = 8
@@ -67,14 +71,14 @@ def teacher_cache_info() -> dict[str, int]:
 
 
 def resolve_teacher(ctx: ProxyContext) -> nn.Module:
+    seed = parse_options(TEACHER_OPTIONS, ctx.given_options, "the teacher", strict=False)["teacher_seed"]
     with _lock:
-        return _resolve_teacher(ctx)
+        return _resolve_teacher(ctx, seed)
 
 
-def _resolve_teacher(ctx: ProxyContext) -> nn.Module:
+def _resolve_teacher(ctx: ProxyContext, seed: int) -> nn.Module:
     teacher = ctx.teacher
     if isinstance(teacher, str):
-        seed = int(ctx.option("teacher_seed", 0))
         key = (teacher, ctx.num_classes, int(ctx.inputs.shape[1]), seed)
         if key not in _built:
             try:
@@ -144,7 +148,7 @@ def _run_member(member: nn.Module, mode: str, inputs: torch.Tensor, targets: tor
             m.training = flag
 
 
-@register_pass("teacher_features")
+@register_pass("teacher_features", bn="any", options=TEACHER_OPTIONS)
 def teacher_features(ctx: ProxyContext) -> dict[str, Any]:
     """The teacher's features on the context's first batch (see the module docstring)."""
     if ctx.teacher is None:
@@ -154,8 +158,8 @@ def teacher_features(ctx: ProxyContext) -> dict[str, Any]:
 
 
 def _teacher_features(ctx: ProxyContext) -> dict[str, Any]:
-    teacher = _resolve_teacher(ctx)
-    option = str(ctx.option("teacher_bn", "auto"))
+    teacher = _resolve_teacher(ctx, ctx.option("teacher_seed"))
+    option = ctx.option("teacher_bn")
     members = ensemble_members(teacher)
     modes = tuple(member_bn_mode(m, option) for m in members)
     key = (id(teacher), _weights_version(teacher), modes, _tensor_key(ctx.inputs), _tensor_key(ctx.targets),
@@ -181,10 +185,10 @@ def _teacher_features(ctx: ProxyContext) -> dict[str, Any]:
     return result
 
 
-@register_pass("kd_student_features")
+@register_pass("kd_student_features", bn="train")
 def student_features(ctx: ProxyContext) -> dict[str, Any]:
     """The student's features on the first batch: a fresh copy in train mode (batch statistics)."""
-    model = ctx.fresh_model().train()
+    model = ctx.fresh_model()
     return _features(model, ctx.inputs, ctx.targets, "student")
 
 
