@@ -4,7 +4,12 @@ A build directory holds:
 
 ``protocol.json``  the protocol (a resumed build must use the same one: its training key is checked)
 ``plan.json``      the runs to do, in order: (arch_index, arch, seed, mode)
-``teacher.pt``     the trained teacher (spec, weights, accuracy) whose logits drive the KD runs
+``teacher.pt``     the trained teacher (spec, weights, accuracy) whose logits drive the KD runs (default; any
+                   checkpoint, ``ensemble:`` spec or ``@FILE`` holding one can be given instead); an ensemble
+                   written by :func:`train_teacher_ensemble` is one checkpoint too, next to its members
+                   ``teacher.m0.pt``, ... and its spec file ``teacher.ensemble.txt``
+``teacher.json``   the teacher's record: spec, test accuracy (for an ensemble also each member's, the ensemble's and
+                   the oracle accuracy); written by ``kd-bench teacher``, or by the build from the checkpoints
 ``runs.sqlite``    the run store: one row per finished (arch_index, seed, mode), each committed in its own
                    transaction, so a crash or kill loses at most the run in progress
 ``runs.csv``       the same rows as text, rewritten atomically after every run (always a valid table)
@@ -23,8 +28,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -171,25 +177,169 @@ def train_teacher(spec: str, protocol: Protocol, data: TrainData, *, epochs: flo
             "dataset": data.dataset, "resolution": protocol.resolution, "channels": protocol.channels,
             "train_images": int(len(data.y_train))}
     if out is not None:
+        info["checkpoint"] = Path(out).name
         save_teacher(model.cpu(), spec, out, extra=info)
     return model, info
+
+
+def member_checkpoint_path(out: str | Path, i: int) -> Path:
+    """Where ensemble member ``i`` of a teacher written to ``out`` is saved: ``teacher.pt`` -> ``teacher.m0.pt``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.m{i}{out.suffix or '.pt'}")
+
+
+def ensemble_spec_path(out: str | Path) -> Path:
+    """The ensemble spec file written next to ``out``: ``teacher.pt`` -> ``teacher.ensemble.txt``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.ensemble.txt")
+
+
+def ensemble_accuracies(member_logits: torch.Tensor, labels: torch.Tensor) -> dict:
+    """From ``(M, N, K)`` member logits: each member's accuracy, the ensemble's (arg-max of the mean logits, as
+    :class:`~proxybench.distill.teachers.TeacherEnsemble` predicts) and the oracle accuracy (some member right),
+    all in %."""
+    labels = labels.to(member_logits.device)
+    right = member_logits.argmax(2) == labels.unsqueeze(0)  # (M, N)
+    return {"member_test_acc": [round(100.0 * float(r.float().mean()), 4) for r in right],
+            "ensemble_test_acc": round(100.0 * float((member_logits.mean(0).argmax(1) == labels).float().mean()), 4),
+            "oracle_test_acc": round(100.0 * float(right.any(0).float().mean()), 4)}
+
+
+def train_teacher_ensemble(specs: Sequence[str], protocol: Protocol, data: TrainData, *, epochs: float,
+                           lr: float | None = None, augmentation: str = "crop_flip", seed: int = 0,
+                           device: str | None = None, out: str | Path,
+                           progress: Callable[[int, int], None] | None = None,
+                           log: Callable[[str], None] | None = None):
+    """Train one teacher per spec (member ``i`` with seed ``seed + i``) and write, next to ``out``:
+
+    * each member's checkpoint (:func:`member_checkpoint_path`: ``OUT.m0.pt``, ``OUT.m1.pt``, ...);
+    * the ensemble as one checkpoint at ``out`` (``build_teacher("checkpoint:OUT")`` is the ensemble);
+    * the ensemble spec file (:func:`ensemble_spec_path`: ``OUT.ensemble.txt``) holding
+      ``ensemble:checkpoint:OUT.m0.pt,checkpoint:OUT.m1.pt,...``, with paths relative to the file's folder (read it
+      with :func:`read_teacher_spec`, or ``kd-bench build --teacher @OUT.ensemble.txt``).
+
+    Returns ``(ensemble, info)``; ``info`` holds every member's record, the ensemble's test accuracy (mean logits)
+    as ``test_acc``/``ensemble_test_acc`` and its oracle accuracy (some member right) as ``oracle_test_acc``."""
+    from .teachers import TeacherEnsemble, save_teacher
+
+    specs = list(specs)
+    if len(specs) < 2:
+        raise ValueError(f"an ensemble teacher needs at least 2 members, got {len(specs)}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    members, records = [], []
+    for i, spec in enumerate(specs):
+        path = member_checkpoint_path(out, i)
+        model, info = train_teacher(spec, protocol, data, epochs=epochs, lr=lr, augmentation=augmentation,
+                                    seed=seed + i, device=device, out=path, progress=progress)
+        if log is not None:
+            log(f"member {i}: {spec} seed {seed + i}: {info['test_acc']:.2f}% -> {path}")
+        members.append(model.cpu().eval())
+        records.append(info)
+    ensemble = TeacherEnsemble(members).eval()
+    arch_spec = "ensemble:" + ",".join(m.teacher_spec for m in members)
+    dev = auto_device(device)
+    ensemble.to(dev)
+    logits = teacher_logits(ensemble, data.x_test.to(dev), protocol.eval_batch_size, members=True)
+    accs = ensemble_accuracies(logits, data.y_test)
+    ensemble.cpu()
+    spec_file = ensemble_spec_path(out)
+    member_spec = "ensemble:" + ",".join(f"checkpoint:{member_checkpoint_path(out, i).name}"
+                                         for i in range(len(specs)))
+    info = {"spec": arch_spec, "members": records, "test_acc": accs["ensemble_test_acc"], **accs,
+            "checkpoint": out.name, "ensemble_spec_file": spec_file.name, "ensemble_spec": member_spec,
+            "epochs": epochs, "lr": lr or protocol.lr, "augmentation": augmentation, "seed": seed,
+            "dataset": data.dataset, "resolution": protocol.resolution, "channels": protocol.channels,
+            "train_images": int(len(data.y_train))}
+    save_teacher(ensemble, arch_spec, out, extra=info)
+    _atomic_write_text(spec_file, "# proxybench ensemble teacher; checkpoint paths are relative to this file's "
+                                  "folder\n" + member_spec + "\n")
+    return ensemble, info
+
+
+def read_teacher_spec(text: str | Path) -> str:
+    """A teacher given on the command line: ``@FILE`` reads the spec from FILE (the first line that is neither
+    empty nor a ``#`` comment; e.g. the ``OUT.ensemble.txt`` that ``kd-bench teacher --members K`` writes), with
+    relative ``checkpoint:`` paths taken relative to FILE's folder; anything else is returned unchanged."""
+    text = str(text).strip()
+    if not text.startswith("@"):
+        return text
+    path = Path(text[1:])
+    if not path.is_file():
+        raise FileNotFoundError(f"teacher spec file {str(path)!r} (from {text!r}) does not exist")
+    lines = [ln.split("#", 1)[0].strip() for ln in path.read_text().splitlines()]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        raise ValueError(f"teacher spec file {str(path)} holds no spec")
+    if len(lines) > 1:
+        raise ValueError(f"teacher spec file {str(path)} holds {len(lines)} specs; put one spec on one line "
+                         "(an ensemble: ensemble:<spec>,<spec>,...)")
+    return _rebase_checkpoints(lines[0], path.parent)
+
+
+def _rebase_checkpoints(spec: str, folder: Path) -> str:
+    from .teachers import split_ensemble
+
+    if spec.startswith("ensemble:"):
+        return "ensemble:" + ",".join(_rebase_checkpoints(m, folder) for m in split_ensemble(spec))
+    if spec.startswith("checkpoint:"):
+        path, at, arch = spec[len("checkpoint:"):].partition("@arch=")
+        p = Path(path.strip())
+        if not p.is_absolute():
+            p = folder / p
+        return f"checkpoint:{p}{at}{arch}"
+    return spec
+
+
+def _checkpoint_extra(path: str | Path) -> dict:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - a record is best effort; loading the teacher reports real errors
+        return {}
+    return dict(obj.get("extra") or {}) if isinstance(obj, dict) else {}
+
+
+def teacher_record(text: str) -> dict:
+    """What a build can say about its teacher: the spec it was given, and for checkpoints the architecture and
+    test accuracy recorded in them (per member for an ensemble, with the ensemble's own accuracies when saved as
+    one checkpoint by :func:`train_teacher_ensemble`)."""
+    from .teachers import split_ensemble
+
+    def one(spec: str) -> dict:
+        rec: dict = {"teacher": spec}
+        if spec.startswith("checkpoint:") or Path(spec).is_file():
+            path = spec[len("checkpoint:"):].partition("@arch=")[0] if spec.startswith("checkpoint:") else spec
+            extra = _checkpoint_extra(path)
+            for key in ("spec", "test_acc", "ensemble_test_acc", "oracle_test_acc", "member_test_acc"):
+                if key in extra:
+                    rec[key] = extra[key]
+            if "members" in extra:
+                rec["members"] = [{k: m[k] for k in ("spec", "test_acc", "seed") if k in m} for m in extra["members"]]
+        return rec
+
+    if text.startswith("ensemble:"):
+        members = [one(m) for m in split_ensemble(text)]
+        return {"teacher": text, "members": members,
+                "member_test_acc": [m.get("test_acc") for m in members]}
+    return one(text)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # build
 # ---------------------------------------------------------------------------------------------------------
 def _load_build_teacher(teacher: str | Path | None, build_dir: Path, num_classes: int, channels: int):
-    """The build's teacher: a checkpoint path (default ``BUILD/teacher.pt``) or any teacher spec
-    (``checkpoint:PATH``, ``ensemble:checkpoint:A,checkpoint:B,...``), in eval mode."""
+    """The build's teacher: a checkpoint path (default ``BUILD/teacher.pt``), any teacher spec
+    (``checkpoint:PATH``, ``ensemble:checkpoint:A,checkpoint:B,...``) or ``@FILE`` holding one, in eval mode."""
     from .teachers import build_teacher, load_teacher
 
-    text = str(teacher) if teacher else str(build_dir / "teacher.pt")
+    text = read_teacher_spec(teacher) if teacher else str(build_dir / "teacher.pt")
     if Path(text).exists():
         return load_teacher(text, num_classes=num_classes, in_channels=channels).eval()
     if text.startswith(("checkpoint:", "ensemble:")):
         return build_teacher(text, num_classes=num_classes, in_channels=channels).eval()
     raise FileNotFoundError(f"teacher checkpoint {text} does not exist; train one with 'proxybench kd-bench teacher', "
-                            "or pass --teacher PATH or a spec (checkpoint:PATH, ensemble:checkpoint:A,checkpoint:B)")
+                            "or pass --teacher PATH, a spec (checkpoint:PATH, ensemble:checkpoint:A,checkpoint:B) "
+                            "or @FILE holding a spec")
 
 
 def _check_protocol(build_dir: Path, protocol: Protocol) -> None:
@@ -203,6 +353,90 @@ def _check_protocol(build_dir: Path, protocol: Protocol) -> None:
                              f"(old, new): {diff}. Use another --out or the same protocol.")
     else:
         protocol.save(path)
+
+
+@dataclass
+class BuildJob:
+    """What a process that trains runs needs (picklable): the protocol, the teacher (loaded by the client), the data
+    (or where to load it from) and the device. ``key`` names the worker-side state built from it."""
+
+    key: str
+    protocol: dict
+    teacher: Any = None
+    data: TrainData | None = None
+    data_root: str | None = None
+    device: str | None = None
+    threads: int | None = None
+
+
+def _check_teacher_for_distiller(protocol: Protocol, teacher):
+    """The protocol's distiller, after checking that ``teacher`` suits it (an ensemble for ``oracle``)."""
+    from .distillers import make_distiller
+    from .teachers import ensemble_members
+
+    distiller = make_distiller(protocol)
+    if distiller.needs_ensemble and len(ensemble_members(teacher)) < 2:
+        raise ValueError(f"distiller {protocol.distiller!r} needs an ensemble teacher (ensemble:<spec>,<spec>,...; "
+                         "e.g. kd-bench teacher --members 3); got one network")
+    return distiller
+
+
+class _RunTrainer:
+    """Trains runs of one :class:`BuildJob`: loads the data once, checks the teacher against it, and caches the
+    teacher's logits on the training set when the protocol allows (no augmentation, logit distiller)."""
+
+    def __init__(self, job: BuildJob):
+        self.protocol = Protocol.from_dict(job.protocol)
+        self.device = auto_device(job.device)
+        self.data = job.data if job.data is not None else load_train_data(self.protocol, root=job.data_root)
+        self.teacher = self.soft = None
+        if job.teacher is not None:
+            teacher = job.teacher.to(self.device).eval()
+            with torch.no_grad():
+                probe = teacher(self.data.x_train[:2].to(self.device).contiguous(memory_format=torch.channels_last))
+            if probe.shape[1] != self.data.num_classes:
+                raise ValueError(f"teacher {getattr(teacher, 'teacher_spec', '')} has {probe.shape[1]} outputs but "
+                                 f"the data set has {self.data.num_classes} classes")
+            distiller = _check_teacher_for_distiller(self.protocol, teacher)
+            if self.protocol.augmentation == "none" and not distiller.needs_features:
+                self.soft = teacher_logits(teacher, self.data.x_train.to(self.device), members=True).cpu()
+            else:
+                self.teacher = teacher  # run on every (augmented) batch
+
+    def run(self, run: dict) -> dict:
+        """Train one planned run; the store row without ``finished_at``."""
+        p = self.protocol
+        model = build_student(run["arch"], p, self.data.num_classes, run["seed"])
+        kd = run["mode"] == "kd"
+        if kd and self.soft is None and self.teacher is None:
+            raise ValueError("a kd run needs a teacher")
+        res = train(model, self.data, p, mode=run["mode"], seed=run["seed"], soft_targets=self.soft if kd else None,
+                    teacher=self.teacher if kd else None, device=self.device)
+        row = {k: run[k] for k in ("arch_index", "arch", "seed", "mode")}
+        row.update({k: getattr(res, k) for k in ("test_acc", "best_test_acc", "train_loss", "train_acc", "seconds",
+                                                 "images_per_s", "steps", "images")})
+        row.update(diverged=int(res.diverged), device=str(self.device), threads=torch.get_num_threads(),
+                   torch=torch.__version__, protocol_key=p.training_key())
+        return row
+
+
+def _commit(store: RunStore, build_dir: Path, row: dict) -> dict:
+    row = dict(row, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    store.add(row)
+    write_runs_csv(store, build_dir / "runs.csv")
+    return row
+
+
+def _record_teacher(build_dir: Path, teacher: str | Path | None) -> None:
+    """Write ``BUILD/teacher.json`` from the teacher's checkpoint(s) when the build directory has none (``kd-bench
+    teacher --out BUILD/teacher.pt`` writes a fuller one)."""
+    path = build_dir / "teacher.json"
+    if path.exists():
+        return
+    text = read_teacher_spec(teacher) if teacher else str(build_dir / "teacher.pt")
+    if not teacher and not Path(text).exists():
+        return
+    _atomic_write_text(path, json.dumps(teacher_record(text), indent=2) + "\n")
 
 
 def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teacher_path: str | Path | None = None,
@@ -235,44 +469,28 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
         if not todo:
             write_runs_csv(store, build_dir / "runs.csv")
             return store.frame()
-        dev = auto_device(device)
+        if max_runs is not None:
+            todo = todo[:max(0, max_runs)]
+        needs_teacher = any(r["mode"] == "kd" for r in todo)
         if data is None:
             data = load_train_data(protocol, root=data_root)
-        soft = teacher = None
-        if any(r["mode"] == "kd" for r in todo):
+        teacher = None
+        if needs_teacher:
             teacher = _load_build_teacher(teacher_path, build_dir, data.num_classes, protocol.channels)
-            teacher = teacher.to(dev)
-            probe = teacher(data.x_train[:2].to(dev).contiguous(memory_format=torch.channels_last))
-            if probe.shape[1] != data.num_classes:
-                raise ValueError(f"teacher {teacher_path} has {probe.shape[1]} outputs but the data set has "
-                                 f"{data.num_classes} classes")
-            from .distillers import make_distiller
-
-            if protocol.augmentation == "none" and not make_distiller(protocol).needs_features:
-                soft = teacher_logits(teacher, data.x_train.to(dev), members=True).cpu()
-                teacher = None  # the cached logits (one slice per ensemble member) stand for it
+            _check_teacher_for_distiller(protocol, teacher)
+            _record_teacher(build_dir, teacher_path)
+        trainer = _RunTrainer(BuildJob(key="local", protocol=protocol.to_dict(), teacher=teacher, data=data,
+                                       device=device))
         started = time.perf_counter()
         for n, run in enumerate(todo):
-            if max_runs is not None and n >= max_runs:
-                break
             if time_budget is not None and time.perf_counter() - started > time_budget:
                 log(f"time budget of {time_budget:.0f} s reached")
                 break
             if (run["arch_index"], run["seed"], run["mode"]) in store.done():
                 continue  # finished meanwhile by another process
-            model = build_student(run["arch"], protocol, data.num_classes, run["seed"])
-            kd = run["mode"] == "kd"
-            res = train(model, data, protocol, mode=run["mode"], seed=run["seed"], soft_targets=soft if kd else None,
-                        teacher=teacher if kd else None, device=dev)
-            row = dict(run, **{k: getattr(res, k) for k in ("test_acc", "best_test_acc", "train_loss", "train_acc",
-                                                          "seconds", "images_per_s", "steps", "images")})
-            row.update(diverged=int(res.diverged), device=str(dev), threads=torch.get_num_threads(),
-                       torch=torch.__version__, protocol_key=protocol.training_key(),
-                       finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-            store.add(row)
-            write_runs_csv(store, build_dir / "runs.csv")
+            row = _commit(store, build_dir, trainer.run(run))
             log(f"[{len(done) + n + 1}/{len(plan)}] {run['mode']:7s} seed {run['seed']} arch {run['arch_index']:5d}: "
-                f"{res.test_acc:.2f}% ({res.seconds:.0f} s, {res.images_per_s:.0f} img/s)")
+                f"{row['test_acc']:.2f}% ({row['seconds']:.0f} s, {row['images_per_s']:.0f} img/s)")
         return store.frame()
     finally:
         store.close()
