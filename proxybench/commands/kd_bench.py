@@ -15,7 +15,8 @@ DESCRIPTION = """Build a knowledge-distillation benchmark of NB201 students.
            --members K (or --spec a,b,c) an ensemble: each member's checkpoint, the ensemble checkpoint and an
            ensemble spec file, with the ensemble's accuracy (mean logits) and oracle accuracy (any member right)
   build    train every planned (arch, seed, mode) run not yet done; each finished run is committed at once,
-           so an interrupted build loses at most the run in progress; re-run the same command to resume
+           so an interrupted build loses at most the run in progress; re-run the same command to resume;
+           --scheduler spreads the runs over dask.distributed workers (the store stays with this process)
   status   summary of a build directory: runs done, accuracy ranges, KD gain, noise floor, KD-vs-vanilla tau
   export   write a build (also a partial one) as a ground-truth table (metrics vanilla_acc, kd_acc)"""
 EPILOG = """examples:
@@ -24,6 +25,8 @@ EPILOG = """examples:
   proxybench kd-bench build --protocol proto.json --archs 150 --seeds 1 --noise-archs 10 --noise-seeds 3 \\
       --out build
   proxybench kd-bench build --protocol oracle.json --archs 150 --teacher @ens/teacher.ensemble.txt --out b2
+  proxybench kd-bench build --protocol proto.json --archs 150 --scheduler tcp://10.0.0.5:8786 --out build
+  proxybench kd-bench build --protocol proto.json --archs 150 --scheduler local:2 --out build
   proxybench kd-bench status build
   proxybench kd-bench export build --name my-kd-bench --out my-kd-bench.pbgt"""
 
@@ -67,6 +70,11 @@ def add_arguments(p) -> None:
     b.add_argument("--time-budget", type=float, default=None, help="stop starting runs after this many seconds")
     b.add_argument("--shard", default="0/1", help="I/N: this process does plan positions p %% N == I (run N "
                                                   "processes, e.g. one per core with --threads 1)")
+    b.add_argument("--scheduler", default=None,
+                   help="dask.distributed scheduler address (tcp://HOST:PORT) or local:N (a local cluster of N "
+                        "single-threaded worker processes): workers train, this process commits each finished "
+                        "run; a run lost with its worker is redone; workers load the data themselves "
+                        "(--data-root must be valid on them) and use --threads torch threads each")
     _common(b)
 
     s = sub.add_parser("status", help="summary of a build directory")
@@ -173,6 +181,6 @@ def run(args) -> int:
         raise ValueError(f"--shard must look like I/N (e.g. 0/2), got {args.shard!r}") from None
     runs = kdbench.build(args.out, protocol, plan, teacher_path=args.teacher, data_root=args.data_root,
                          device=args.device, max_runs=args.max_runs, time_budget=args.time_budget, shard=shard,
-                         log=_log)
+                         scheduler=args.scheduler, threads=args.threads, log=_log)
     print(json.dumps(kdbench.summarize(runs), indent=2))
     return 0

@@ -14,8 +14,9 @@ A build directory holds:
                    transaction, so a crash or kill loses at most the run in progress
 ``runs.csv``       the same rows as text, rewritten atomically after every run (always a valid table)
 
-Resuming skips every finished run. :func:`export_ground_truth` turns a (partial) build into a ground-truth table
-with metrics ``vanilla_acc`` and ``kd_acc``.
+Resuming skips every finished run. Runs train in this process, or on ``dask.distributed`` workers
+(``build(..., scheduler=...)``), where only the process that owns the store writes it. :func:`export_ground_truth`
+turns a (partial) build into a ground-truth table with metrics ``vanilla_acc`` and ``kd_acc``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -420,6 +424,26 @@ class _RunTrainer:
         return row
 
 
+_WORKER_TRAINERS: OrderedDict[str, _RunTrainer] = OrderedDict()
+_WORKER_LOCK = threading.Lock()
+
+
+def train_run(job: BuildJob, run: dict) -> dict:
+    """Train one run in a worker process (dask); the data, teacher and cached teacher logits of ``job`` are
+    prepared once per worker and reused by every later run of the same job."""
+    if job.threads:
+        torch.set_num_threads(int(job.threads))
+    with _WORKER_LOCK:
+        trainer = _WORKER_TRAINERS.get(job.key)
+        if trainer is None:
+            trainer = _WORKER_TRAINERS[job.key] = _RunTrainer(job)
+            while len(_WORKER_TRAINERS) > 2:
+                _WORKER_TRAINERS.popitem(last=False)
+    row = trainer.run(run)
+    row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    return row
+
+
 def _commit(store: RunStore, build_dir: Path, row: dict) -> dict:
     row = dict(row, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
     store.add(row)
@@ -442,14 +466,28 @@ def _record_teacher(build_dir: Path, teacher: str | Path | None) -> None:
 def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teacher_path: str | Path | None = None,
           data: TrainData | None = None, data_root: str | None = None, device: str | None = None,
           max_runs: int | None = None, time_budget: float | None = None, shard: tuple[int, int] = (0, 1),
+          scheduler: Any = None, threads: int | None = None, max_attempts: int = 3,
           log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run every planned run not yet in the store; returns the store's table. Resumable at any point.
 
     ``shard=(i, n)`` takes only the runs at plan positions ``p % n == i``, so ``n`` processes (e.g. one per
-    core, one thread each) can build the same directory together; the store is shared (SQLite WAL)."""
+    core, one thread each) can build the same directory together; the store is shared (SQLite WAL).
+
+    ``scheduler`` distributes the runs on ``dask.distributed``: a scheduler address (``tcp://HOST:PORT``),
+    ``local:N`` (a LocalCluster of N single-threaded worker processes, closed at the end) or a
+    ``distributed.Client``. Workers train (each prepares the data, the teacher and its cached logits once, see
+    :func:`train_run`) and send back rows; this process commits each finished run to the store at once, as the
+    single-process build does. A run lost with its worker is rescheduled by dask, and resubmitted up to
+    ``max_attempts`` times when dask gives it up; a killed client resumes like any build. Workers load the data
+    themselves (``data_root`` must be valid on them) unless ``data`` is given (then it is sent to every worker).
+    ``threads`` sets torch's threads per worker (default 1 for ``local:N``)."""
     i_shard, n_shard = shard
     if not (isinstance(n_shard, int) and n_shard >= 1 and 0 <= i_shard < n_shard):
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+    if not (isinstance(max_attempts, int) and max_attempts >= 1):
+        raise ValueError(f"max_attempts must be a positive integer, got {max_attempts!r}")
+    if scheduler is not None:
+        parse_scheduler(scheduler)  # a bad address form fails before anything is written
 
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -472,13 +510,20 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
         if max_runs is not None:
             todo = todo[:max(0, max_runs)]
         needs_teacher = any(r["mode"] == "kd" for r in todo)
-        if data is None:
+        if data is None and scheduler is None:
             data = load_train_data(protocol, root=data_root)
         teacher = None
         if needs_teacher:
-            teacher = _load_build_teacher(teacher_path, build_dir, data.num_classes, protocol.channels)
+            num_classes = data.num_classes if data is not None else _dataset_classes(protocol)
+            teacher = _load_build_teacher(teacher_path, build_dir, num_classes, protocol.channels)
             _check_teacher_for_distiller(protocol, teacher)
             _record_teacher(build_dir, teacher_path)
+        if scheduler is not None:
+            _build_dask(build_dir, store, protocol, todo, n_done=len(done), n_plan=len(plan), scheduler=scheduler,
+                        teacher=teacher, data=data, data_root=data_root, device=device, threads=threads,
+                        time_budget=time_budget, max_attempts=max_attempts, log=log)
+            return store.frame()
+
         trainer = _RunTrainer(BuildJob(key="local", protocol=protocol.to_dict(), teacher=teacher, data=data,
                                        device=device))
         started = time.perf_counter()
@@ -494,6 +539,133 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
         return store.frame()
     finally:
         store.close()
+
+
+def _dataset_classes(protocol: Protocol) -> int:
+    from ..benchmarks.datasets import NUM_CLASSES, canonical_name
+
+    try:
+        return NUM_CLASSES[canonical_name(protocol.dataset)]
+    except (KeyError, ValueError):
+        return 10
+
+
+def parse_scheduler(scheduler: Any) -> tuple[str, Any]:
+    """``("local", N)`` for ``local:N``, ``("client", client)`` for a ``distributed.Client``, else
+    ``("address", text)``."""
+    if isinstance(scheduler, str):
+        text = scheduler.strip()
+        if text.startswith("local:") or text == "local":
+            n = text.partition(":")[2] or "1"
+            if not n.isdigit() or int(n) < 1:
+                raise ValueError(f"--scheduler local:N needs a positive number of workers, got {scheduler!r}")
+            return "local", int(n)
+        if not text:
+            raise ValueError("--scheduler needs an address (tcp://HOST:PORT) or local:N")
+        return "address", text
+    return "client", scheduler
+
+
+def _connect(scheduler: Any, timeout: float = 30.0):
+    """(client, cluster or None, whether this call created the client)."""
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]' "
+                         "(or proxybench[cluster])") from None
+    kind, value = parse_scheduler(scheduler)
+    if kind == "client":
+        if not isinstance(value, distributed.Client):
+            raise ValueError(f"scheduler must be an address, local:N or a distributed.Client, got {value!r}")
+        return value, None, False
+    if kind == "local":
+        cluster = distributed.LocalCluster(n_workers=value, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+        try:
+            return distributed.Client(cluster, set_as_default=False), cluster, True
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return distributed.Client(value, timeout=timeout, set_as_default=False), None, True
+    except OSError as exc:
+        raise ValueError(f"cannot reach the dask scheduler at {value!r}: {exc}") from None
+
+
+def _build_dask(build_dir: Path, store: RunStore, protocol: Protocol, todo: list[dict], *, n_done: int, n_plan: int,
+                scheduler: Any, teacher, data: TrainData | None, data_root: str | None, device: str | None,
+                threads: int | None, time_budget: float | None, max_attempts: int,
+                log: Callable[[str], None]) -> None:
+    import distributed
+
+    client, cluster, own = _connect(scheduler)
+    futures: dict = {}
+    shared = None
+    try:
+        if threads is None and parse_scheduler(scheduler)[0] == "local":
+            threads = 1
+        job = BuildJob(key=f"{protocol.training_key()}-{os.urandom(6).hex()}", protocol=protocol.to_dict(),
+                       teacher=None if teacher is None else teacher.cpu(), data=data, data_root=data_root,
+                       device=device, threads=threads)
+        shared = client.scatter(job, broadcast=True, hash=False)
+        ac = distributed.as_completed(loop=client.loop)
+        queue = list(todo)
+        attempts: dict[tuple, int] = {}
+        started = time.perf_counter()
+        stopped = False
+        n_committed = 0
+
+        def submit(run: dict) -> None:
+            k = (run["arch_index"], run["seed"], run["mode"])
+            attempts[k] = attempts.get(k, 0) + 1
+            fut = client.submit(train_run, shared, run, pure=False,
+                                key=f"kdbench-{job.key[:8]}-{k[0]}-{k[1]}-{k[2]}-{os.urandom(4).hex()}")
+            futures[fut.key] = (fut, run)
+            ac.add(fut)
+
+        def refill() -> None:
+            nonlocal stopped
+            limit = 2 * max(1, sum(client.nthreads().values()))
+            while queue and len(futures) < limit and not stopped:
+                if time_budget is not None and time.perf_counter() - started > time_budget:
+                    log(f"time budget of {time_budget:.0f} s reached; waiting for the runs in progress")
+                    stopped = True
+                    return
+                run = queue.pop(0)
+                if (run["arch_index"], run["seed"], run["mode"]) not in store.done():  # else done by another process
+                    submit(run)
+
+        refill()
+        for fut in ac:
+            _, run = futures.pop(fut.key)
+            k = (run["arch_index"], run["seed"], run["mode"])
+            try:
+                row = fut.result()
+            except distributed.KilledWorker:
+                if attempts[k] >= max_attempts:
+                    raise
+                log(f"run {k} lost with its worker(s); submitting it again (attempt {attempts[k] + 1})")
+                submit(run)
+                continue
+            finally:
+                fut.release()
+            worker = row.pop("worker", "?")
+            row = _commit(store, build_dir, row)
+            n_committed += 1
+            log(f"[{n_done + n_committed}/{n_plan}] {run['mode']:7s} seed {run['seed']} arch "
+                f"{run['arch_index']:5d}: {row['test_acc']:.2f}% ({row['seconds']:.0f} s, "
+                f"{row['images_per_s']:.0f} img/s) on {worker}")
+            refill()
+    finally:
+        pending = [f for f, _ in futures.values()]
+        if pending:
+            client.cancel(pending)
+        if shared is not None and not own:
+            shared.release()
+        if own:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 # ---------------------------------------------------------------------------------------------------------
