@@ -333,4 +333,9 @@ def test_cli_teacher_members_then_oracle_build_from_the_spec_file(tmp_path, caps
                  "--out", str(tmp_path / "build"), "--device", "cpu", "--threads", "1"]) == 0
     runs = pd.read_csv(tmp_path / "build" / "runs.csv")
     assert sorted(runs["mode"]) == ["kd", "vanilla"]
-    assert json.loads((tmp_path / "build" / "teacher.json").read_text())["oracle_test_acc"] == info["oracle_test_acc"]
+    capsys.readouterr()
+    assert main(["kd-bench", "status", str(tmp_path / "build")]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["teacher"]["oracle_test_acc"] == info["oracle_test_acc"]
+    assert status["teacher"]["member_test_acc"] == info["member_test_acc"]
+    assert status["recipe"]["distiller"] == "oracle"

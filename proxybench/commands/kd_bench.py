@@ -17,7 +17,9 @@ DESCRIPTION = """Build a knowledge-distillation benchmark of NB201 students.
   build    train every planned (arch, seed, mode) run not yet done; each finished run is committed at once,
            so an interrupted build loses at most the run in progress; re-run the same command to resume;
            --scheduler spreads the runs over dask.distributed workers (the store stays with this process)
-  status   summary of a build directory: runs done, accuracy ranges, KD gain, noise floor, KD-vs-vanilla tau
+  status   summary of a build directory: runs done, teacher(s), recipe, accuracy ranges, KD gain (bootstrap
+           CI), cells where KD wins or loses > 3 points, noise floor and KD-vs-vanilla Kendall tau (CIs), best
+           cells, CPU hours
   export   write a build (also a partial one) as a ground-truth table (metrics vanilla_acc, kd_acc)"""
 EPILOG = """examples:
   proxybench kd-bench teacher --protocol proto.json --spec resnet20 --epochs 15 --out build/teacher.pt
@@ -118,6 +120,7 @@ def run(args) -> int:
         plan = json.loads((d / "plan.json").read_text()) if (d / "plan.json").exists() else []
         summary = kdbench.summarize(runs)
         summary["planned"] = len(plan)
+        summary.update(kdbench.build_description(d))
         print(json.dumps(summary, indent=2))
         return 0
     if args.kd_command == "export":
