@@ -11,15 +11,24 @@ HELP = "build a KD benchmark: teacher, vanilla and distilled student accuracies 
 ORDER = 60
 DESCRIPTION = """Build a knowledge-distillation benchmark of NB201 students.
 
-  teacher  train a teacher on the protocol's full training set and save it (with its test accuracy)
+  teacher  train a teacher on the protocol's full training set and save it (with its test accuracy); with
+           --members K (or --spec a,b,c) an ensemble: each member's checkpoint, the ensemble checkpoint and an
+           ensemble spec file, with the ensemble's accuracy (mean logits) and oracle accuracy (any member right)
   build    train every planned (arch, seed, mode) run not yet done; each finished run is committed at once,
-           so an interrupted build loses at most the run in progress; re-run the same command to resume
-  status   summary of a build directory: runs done, accuracy ranges, KD gain, noise floor, KD-vs-vanilla tau
+           so an interrupted build loses at most the run in progress; re-run the same command to resume;
+           --scheduler spreads the runs over dask.distributed workers (the store stays with this process)
+  status   summary of a build directory: runs done, teacher(s), recipe, accuracy ranges, KD gain (bootstrap
+           CI), cells where KD wins or loses > 3 points, noise floor and KD-vs-vanilla Kendall tau (CIs), best
+           cells, CPU hours
   export   write a build (also a partial one) as a ground-truth table (metrics vanilla_acc, kd_acc)"""
 EPILOG = """examples:
   proxybench kd-bench teacher --protocol proto.json --spec resnet20 --epochs 15 --out build/teacher.pt
+  proxybench kd-bench teacher --protocol proto.json --spec resnet20 --members 3 --epochs 15 --out ens/teacher.pt
   proxybench kd-bench build --protocol proto.json --archs 150 --seeds 1 --noise-archs 10 --noise-seeds 3 \\
       --out build
+  proxybench kd-bench build --protocol oracle.json --archs 150 --teacher @ens/teacher.ensemble.txt --out b2
+  proxybench kd-bench build --protocol proto.json --archs 150 --scheduler tcp://10.0.0.5:8786 --out build
+  proxybench kd-bench build --protocol proto.json --archs 150 --scheduler local:2 --out build
   proxybench kd-bench status build
   proxybench kd-bench export build --name my-kd-bench --out my-kd-bench.pbgt"""
 
@@ -29,11 +38,18 @@ def add_arguments(p) -> None:
 
     t = sub.add_parser("teacher", help="train and save a teacher")
     t.add_argument("--protocol", required=True, help="protocol JSON file (dataset, resolution, optimizer, ...)")
-    t.add_argument("--spec", required=True, help="teacher architecture, e.g. resnet20 or nb201:<arch>")
+    t.add_argument("--spec", required=True,
+                   help="teacher architecture, e.g. resnet20 or nb201:<arch>; a comma-separated list a,b,c trains "
+                        "an ensemble with one member per architecture")
+    t.add_argument("--members", type=int, default=None,
+                   help="train an ensemble of K members of --spec with seeds SEED..SEED+K-1; writes OUT.m0.pt, ... "
+                        "(one checkpoint per member), OUT (the ensemble as one checkpoint), OUT.ensemble.txt (the "
+                        "spec ensemble:checkpoint:OUT.m0.pt,... for --teacher @FILE) and OUT.json with each "
+                        "member's, the ensemble's and the oracle test accuracy")
     t.add_argument("--epochs", type=float, required=True, help="training epochs over the full training set")
     t.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the protocol's)")
     t.add_argument("--augmentation", default="crop_flip", choices=("none", "crop_flip"))
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="training seed (ensemble member i: SEED + i)")
     t.add_argument("--out", required=True, help="checkpoint path to write")
     _common(t)
 
@@ -46,12 +62,21 @@ def add_arguments(p) -> None:
     b.add_argument("--noise-archs", type=int, default=0, help="the first M archs also get --noise-seeds seeds")
     b.add_argument("--noise-seeds", type=int, default=3, help="seeds for the noise-floor archs (default 3)")
     b.add_argument("--modes", default="vanilla,kd", help="comma-separated: vanilla, kd (default both)")
-    b.add_argument("--teacher", default=None, help="teacher checkpoint (default OUT/teacher.pt)")
+    b.add_argument("--teacher", default=None,
+                   help="teacher: a checkpoint path (default OUT/teacher.pt), a spec (checkpoint:PATH, "
+                        "ensemble:checkpoint:A,checkpoint:B,...) or @FILE, a file holding such a spec on one line "
+                        "('#' comments allowed; relative checkpoint paths are taken from FILE's folder), e.g. the "
+                        "OUT.ensemble.txt of 'kd-bench teacher --members K'")
     b.add_argument("--out", required=True, help="build directory (created; resumed when it exists)")
     b.add_argument("--max-runs", type=int, default=None, help="stop after this many runs (resume later)")
     b.add_argument("--time-budget", type=float, default=None, help="stop starting runs after this many seconds")
     b.add_argument("--shard", default="0/1", help="I/N: this process does plan positions p %% N == I (run N "
                                                   "processes, e.g. one per core with --threads 1)")
+    b.add_argument("--scheduler", default=None,
+                   help="dask.distributed scheduler address (tcp://HOST:PORT) or local:N (a local cluster of N "
+                        "single-threaded worker processes): workers train, this process commits each finished "
+                        "run; a run lost with its worker is redone; workers load the data themselves "
+                        "(--data-root must be valid on them) and use --threads torch threads each")
     _common(b)
 
     s = sub.add_parser("status", help="summary of a build directory")
@@ -95,6 +120,7 @@ def run(args) -> int:
         plan = json.loads((d / "plan.json").read_text()) if (d / "plan.json").exists() else []
         summary = kdbench.summarize(runs)
         summary["planned"] = len(plan)
+        summary.update(kdbench.build_description(d))
         print(json.dumps(summary, indent=2))
         return 0
     if args.kd_command == "export":
@@ -108,14 +134,35 @@ def run(args) -> int:
 
     protocol = Protocol.from_file(args.protocol)
     if args.kd_command == "teacher":
+        from ..distill.teachers import split_ensemble
         from ..distill.trainer import load_train_data
 
+        text = args.spec.strip()
+        specs = (split_ensemble(text) if text.startswith("ensemble:")
+                 else split_ensemble("ensemble:" + text) if "," in text else [text])
+        if args.members is not None:
+            if args.members < 1:
+                raise ValueError(f"--members must be >= 1, got {args.members}")
+            if len(specs) == 1:
+                specs = specs * args.members
+            elif args.members != len(specs):
+                raise ValueError(f"--spec lists {len(specs)} architectures but --members {args.members} was given; "
+                                 "give one architecture with --members K, or K architectures")
         data = load_train_data(protocol.replace(train_subset=None), root=args.data_root)
-        _, info = kdbench.train_teacher(args.spec, protocol, data, epochs=args.epochs, lr=args.lr,
-                                        augmentation=args.augmentation, seed=args.seed, device=args.device,
-                                        out=args.out)
+        if len(specs) == 1:
+            _, info = kdbench.train_teacher(specs[0], protocol, data, epochs=args.epochs, lr=args.lr,
+                                            augmentation=args.augmentation, seed=args.seed, device=args.device,
+                                            out=args.out)
+            Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+            print(f"teacher {specs[0]}: {info['test_acc']:.2f}% test accuracy -> {args.out}")
+            return 0
+        _, info = kdbench.train_teacher_ensemble(specs, protocol, data, epochs=args.epochs, lr=args.lr,
+                                                 augmentation=args.augmentation, seed=args.seed, device=args.device,
+                                                 out=args.out, log=_log)
         Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
-        print(f"teacher {args.spec}: {info['test_acc']:.2f}% test accuracy -> {args.out}")
+        print(f"ensemble of {len(specs)}: members {', '.join(f'{a:.2f}' for a in info['member_test_acc'])}%; "
+              f"ensemble {info['ensemble_test_acc']:.2f}%, oracle {info['oracle_test_acc']:.2f}% test accuracy -> "
+              f"{args.out}, spec file {kdbench.ensemble_spec_path(args.out)}")
         return 0
 
     # build
@@ -137,6 +184,6 @@ def run(args) -> int:
         raise ValueError(f"--shard must look like I/N (e.g. 0/2), got {args.shard!r}") from None
     runs = kdbench.build(args.out, protocol, plan, teacher_path=args.teacher, data_root=args.data_root,
                          device=args.device, max_runs=args.max_runs, time_budget=args.time_budget, shard=shard,
-                         log=_log)
+                         scheduler=args.scheduler, threads=args.threads, log=_log)
     print(json.dumps(kdbench.summarize(runs), indent=2))
     return 0
