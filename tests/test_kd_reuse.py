@@ -54,3 +54,29 @@ def test_reuse_refuses_a_different_vanilla_protocol(tmp_path):
             reuse_vanilla(tmp_path / "v1", store, Protocol(**dict(TINY, lr=0.2)), kdbench.make_plan([3]))
     finally:
         store.close()
+
+
+def test_cli_reuse_vanilla(tmp_path, monkeypatch, capsys):
+    from proxybench.cli import main
+
+    data = tiny_data()
+    monkeypatch.setattr(kdbench, "load_train_data", lambda protocol, root=None: data)
+    p1, p2 = Protocol(**TINY), Protocol(**dict(TINY, alpha=0.5, temperature=1.0))
+    (tmp_path / "v1").mkdir()
+    _teacher(tmp_path / "v1" / "teacher.pt", data)
+    kdbench.build(tmp_path / "v1", p1, kdbench.make_plan([3]), data=data, device="cpu", log=lambda m: None)
+    p2.save(tmp_path / "p2.json")
+    (tmp_path / "archs.txt").write_text("3\n")
+    args = ["kd-bench", "build", "--protocol", str(tmp_path / "p2.json"), "--archs", str(tmp_path / "archs.txt"),
+            "--teacher", str(tmp_path / "v1" / "teacher.pt"), "--out", str(tmp_path / "v2"), "--device", "cpu",
+            "--reuse-vanilla", str(tmp_path / "v1")]
+    assert main(args) == 0
+    assert "reused 1 vanilla runs" in capsys.readouterr().err
+    runs = kdbench.RunStore(tmp_path / "v2" / "runs.sqlite").frame()
+    assert sorted(runs["mode"]) == ["kd", "vanilla"]
+    assert runs.set_index("mode").loc["vanilla", "protocol_key"] == p1.training_key()
+    lr_changed = Protocol(**dict(TINY, lr=0.3))
+    lr_changed.save(tmp_path / "p3.json")
+    bad = [a.replace("p2.json", "p3.json").replace(str(tmp_path / "v2"), str(tmp_path / "v3")) for a in args]
+    assert main(bad) == 2
+    assert "cannot reuse vanilla runs" in capsys.readouterr().err

@@ -68,6 +68,9 @@ def add_arguments(p) -> None:
                         "('#' comments allowed; relative checkpoint paths are taken from FILE's folder), e.g. the "
                         "OUT.ensemble.txt of 'kd-bench teacher --members K'")
     b.add_argument("--out", required=True, help="build directory (created; resumed when it exists)")
+    b.add_argument("--reuse-vanilla", action="append", default=[], metavar="BUILD_DIR",
+                   help="copy the vanilla runs this build needs from an earlier build whose protocol differs only in "
+                        "KD-only fields (alpha, temperature, distiller, teacher); repeatable")
     b.add_argument("--max-runs", type=int, default=None, help="stop after this many runs (resume later)")
     b.add_argument("--time-budget", type=float, default=None, help="stop starting runs after this many seconds")
     b.add_argument("--shard", default="0/1", help="I/N: this process does plan positions p %% N == I (run N "
@@ -184,6 +187,7 @@ def run(args) -> int:
         raise ValueError(f"--shard must look like I/N (e.g. 0/2), got {args.shard!r}") from None
     runs = kdbench.build(args.out, protocol, plan, teacher_path=args.teacher, data_root=args.data_root,
                          device=args.device, max_runs=args.max_runs, time_budget=args.time_budget, shard=shard,
-                         scheduler=args.scheduler, threads=args.threads, log=_log)
+                         scheduler=args.scheduler, threads=args.threads, reuse_vanilla_from=args.reuse_vanilla,
+                         log=_log)
     print(json.dumps(kdbench.summarize(runs), indent=2))
     return 0

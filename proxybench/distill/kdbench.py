@@ -470,8 +470,11 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
           data: TrainData | None = None, data_root: str | None = None, device: str | None = None,
           max_runs: int | None = None, time_budget: float | None = None, shard: tuple[int, int] = (0, 1),
           scheduler: Any = None, threads: int | None = None, max_attempts: int = 3,
-          log: Callable[[str], None] = print) -> pd.DataFrame:
+          reuse_vanilla_from: Sequence[str | Path] = (), log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run every planned run not yet in the store; returns the store's table. Resumable at any point.
+
+    ``reuse_vanilla_from`` lists earlier build directories whose vanilla runs this build may copy instead of
+    training them (:func:`proxybench.distill.reuse.reuse_vanilla`: only when the vanilla part of the protocols agree).
 
     ``shard=(i, n)`` takes only the runs at plan positions ``p % n == i``, so ``n`` processes (e.g. one per
     core, one thread each) can build the same directory together; the store is shared (SQLite WAL).
@@ -503,6 +506,11 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
     _atomic_write_text(plan_path, json.dumps(plan, indent=0))
     store = RunStore(build_dir / "runs.sqlite")
     try:
+        if reuse_vanilla_from:
+            from .reuse import reuse_vanilla
+
+            for source in reuse_vanilla_from:
+                log(f"reused {reuse_vanilla(source, store, protocol, plan)} vanilla runs from {source}")
         done = store.done()
         todo = [r for p, r in enumerate(plan)
                 if p % n_shard == i_shard and (r["arch_index"], r["seed"], r["mode"]) not in done]
