@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -23,7 +24,6 @@ from proxybench.analysis import (
     proxy_colors,
     write_report,
 )
-from proxybench.analysis import rundir as rundir_mod
 
 PNG = b"\x89PNG\r\n\x1a\n"
 N = 24
@@ -161,7 +161,7 @@ def test_export_tables_csv_and_parquet(run_dir, tmp_path):
 
 
 def test_parquet_without_pyarrow_is_a_clear_error(run_dir, monkeypatch):
-    monkeypatch.setattr(rundir_mod.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install pyarrow"):
         export_tables(run_dir, "csv,parquet")
     assert not (run_dir / "correlations.csv").exists()  # nothing written

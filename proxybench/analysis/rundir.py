@@ -14,26 +14,16 @@ When both a CSV and a Parquet file exist, the CSV is read.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from ..io import TABLE_FORMATS as FORMATS
+from ..io import parquet_engine, prepare_for_parquet, write_table  # noqa: F401  (public here)
+
 TABLES = ("scores", "ground_truth", "correlations")
-FORMATS = ("csv", "parquet")
-
-
-def parquet_engine() -> str:
-    """Name of an installed Parquet engine; ImportError saying how to get one otherwise."""
-    for name in ("pyarrow", "fastparquet"):
-        if importlib.util.find_spec(name) is not None:
-            return name
-    raise ImportError("Parquet needs the pyarrow package, which is not installed: pip install pyarrow "
-                      "(or install proxybench with its 'parquet' extra), or use --format csv")
 
 
 def _fix_dtypes(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -65,42 +55,6 @@ def read_table(path: str | Path, name: str | None = None) -> pd.DataFrame:
     else:
         raise ValueError(f"unknown table format {path.suffix!r} of {path}; valid: .csv, .parquet")
     return _fix_dtypes(name or path.stem, df)
-
-
-def _prepare_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns mixing types (e.g. int and str seeds) become text, which Parquet requires."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object:
-            kinds = {type(v) for v in out[c].dropna()}
-            if len(kinds) > 1 or (kinds and kinds != {str}):
-                out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
-    return out
-
-
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as CSV or Parquet (by suffix), atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    fmt = path.suffix.lstrip(".")
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown table format {fmt!r} for {path}; valid: {', '.join(FORMATS)}")
-    engine = parquet_engine() if fmt == "parquet" else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
-        else:
-            _prepare_for_parquet(df).to_parquet(tmp, index=False, engine=engine)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def find_table(run_dir: Path, name: str) -> Path | None:

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
+
 DEFAULT_BENCHMARK = "nb201-kd-fmnist16"
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_PROXIES: tuple[str, ...] = (
@@ -107,17 +109,7 @@ class Plan:
 
 # ---- small parsers ---------------------------------------------------------------------------------------------
 def _positive_int(value: Any, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}") from None
-    if v != value and not (isinstance(value, str) and value.strip().lstrip("+").isdigit()):
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    if v < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return v
+    return check_int(value, what, minimum, parse=True)
 
 
 def parse_workers(workers: int | str) -> int | str:

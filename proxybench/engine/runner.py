@@ -19,7 +19,6 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..io import write_json, write_tables
 from .config import EvalSettings, Plan, choose_workers, make_plan, parse_workers
 from .executors import Job, Task, make_executor
 from .store import SCORE_COLUMNS, RunStore
@@ -140,39 +140,6 @@ def status_counts(scores: pd.DataFrame) -> dict[str, dict[str, int]]:
 def first_errors(scores: pd.DataFrame) -> dict[str, str]:
     errs = scores[scores["status"] == "error"]
     return {str(p): str(g["error"].iloc[0]) for p, g in errs.groupby("proxy", sort=True)}
-
-
-def jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
-
-
-def write_table(df: pd.DataFrame, run_dir: Path, stem: str, formats: list[str]) -> list[Path]:
-    paths = []
-    for fmt in formats:
-        p = run_dir / f"{stem}.{fmt}"
-        tmp = p.with_name(f".{p.name}.tmp")
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, p)
-        paths.append(p)
-    return paths
 
 
 # ---- the correlation table for the terminal -------------------------------------------------------------------------
@@ -385,22 +352,22 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
     result_dir: Path | None = None
     if tmp is None:
         result_dir = run_dir
-        write_table(scores, run_dir, "scores", plan.formats)
+        write_tables(scores, run_dir, "scores", plan.formats)
         gt_fmt = list(dict.fromkeys(["csv", *plan.formats]))
-        write_table(gt_sel, run_dir, "ground_truth", gt_fmt)
+        write_tables(gt_sel, run_dir, "ground_truth", gt_fmt)
         if corr is not None:
-            write_table(corr, run_dir, "correlations", gt_fmt)
+            write_tables(corr, run_dir, "correlations", gt_fmt)
         if kd_vs_vanilla is not None:
-            write_table(kd_vs_vanilla, run_dir, "kd_vs_vanilla", gt_fmt)
+            write_tables(kd_vs_vanilla, run_dir, "kd_vs_vanilla", gt_fmt)
         info["timing"]["wall_s"] = time.time() - started
-        (run_dir / "run.json").write_text(json.dumps(jsonable(info), indent=1) + "\n")
+        write_json(run_dir / "run.json", info)
         if settings.report:
             note = _write_report(run_dir)
             if note:
                 plan.warnings.append(note)
                 log.warning(note)
                 info["warnings"] = plan.warnings
-                (run_dir / "run.json").write_text(json.dumps(jsonable(info), indent=1) + "\n")
+                write_json(run_dir / "run.json", info)
     else:
         tmp.cleanup()
     return RunResult(scores=scores, correlations=corr, run_dir=result_dir, info=info, plan=plan,

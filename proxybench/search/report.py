@@ -15,7 +15,6 @@ images (``protocol.train_subset``, else the data set's training-set size) / ``co
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -25,8 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.stats
-
-from ..engine.runner import jsonable, write_table  # noqa: F401  (shared with the eval runner)
 
 DISWOT_REFERENCE = {"proxy_search_s": 1200.0, "training_search_s": 216000.0}
 TRAIN_SIZES = {"fashion-mnist": 60000, "cifar10": 50000, "cifar100": 50000, "imagenet16-120": 151700}
@@ -179,14 +176,4 @@ def plot_trajectory(traj: pd.DataFrame, path: str | os.PathLike, *, title: str, 
     path = Path(path)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return path
-
-
-# ---- files -------------------------------------------------------------------------------------------------------
-
-
-def write_json(obj: Any, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(jsonable(obj), indent=1) + "\n")
-    os.replace(tmp, path)
     return path
