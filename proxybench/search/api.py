@@ -191,7 +191,7 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     if gt is not None:
         prefer = data_spec.get("benchmark_dataset") or data_spec.get("dataset")
         gt_pair = report.resolve_metric(gt, metric, prefer_dataset=prefer)
-        table = gt.table(gt_pair[1], gt_pair[0])
+        table = gt.table(*gt_pair)
     elif metric is not None:
         raise ValueError(f"--metric {metric!r} given but no ground truth: pass --benchmark NAME|PATH")
 
