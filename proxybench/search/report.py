@@ -26,9 +26,6 @@ import pandas as pd
 import scipy.stats
 
 DISWOT_REFERENCE = {"proxy_search_s": 1200.0, "training_search_s": 216000.0}
-TRAIN_SIZES = {"fashion-mnist": 60000, "cifar10": 50000, "cifar100": 50000, "imagenet16-120": 151700}
-_GT_FAMILIES = {"cifar10-valid": "cifar10", "cifar10": "cifar10", "cifar100": "cifar100",
-                "imagenet16-120": "imagenet16-120", "fashion-mnist": "fashion-mnist"}
 _MAX_EQUIV_SCAN = 2000  # look for function-equivalent archs only in tables this small (larger ones hold them all)
 
 
@@ -46,11 +43,13 @@ def resolve_metric(gt: Any, metric: str | None = None, dataset: str | None = Non
     if dataset is None:
         have = gt.datasets(metric)
         if len(have) > 1 and prefer_dataset is not None:
-            match = [d for d in have if _GT_FAMILIES.get(d.lower(), d.lower()) == prefer_dataset]
+            from ..benchmarks.datasets.registry import for_ground_truth
+
+            match = [d for d in have if getattr(for_ground_truth(d), "name", d.lower()) == prefer_dataset]
             dataset = match[0] if match else have[0]
         else:
             dataset = have[0]
-    return gt.resolve(metric, dataset)
+    return gt.resolve(dataset=dataset, metric=metric)
 
 
 def true_values(table: pd.Series, indices: Any) -> np.ndarray:
@@ -103,10 +102,10 @@ def seconds_per_training_run(metadata: Mapping, n_rows: int | None = None) -> tu
     ips, epochs = compute.get("median_images_per_s"), proto.get("epochs")
     images = proto.get("train_subset")
     if images is None:
-        from ..benchmarks.datasets import canonical_name
+        from ..benchmarks.datasets.registry import get_dataset
 
         try:
-            images = TRAIN_SIZES.get(canonical_name(str(proto.get("dataset", ""))))
+            images = get_dataset(str(proto.get("dataset", ""))).train_size
         except ValueError:
             images = None
     if ips and epochs and images:
