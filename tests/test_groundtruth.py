@@ -617,3 +617,39 @@ def test_cli_bad_input_writes_nothing(nb201_files, tmp_path, capsys):
     assert main(["groundtruth", "show", "no-such-benchmark"]) == 2
     assert "unknown benchmark 'no-such-benchmark'" in capsys.readouterr().err
     assert list(tmp_path.glob("*.tmp")) == [] and not out.exists()
+
+
+def test_a_dataset_metric_pair_is_named_in_the_order_pairs_returns_it():
+    gt = small_gt()
+    expected = gt.table("c10", "kd_acc")
+    for pair in gt.pairs():  # table(*pair) and resolve(*pair) take what pairs() gives
+        assert gt.resolve(*pair) == pair
+        assert gt.table(*pair).name == "/".join(pair)
+    pd.testing.assert_series_equal(gt.table(dataset="c10", metric="kd_acc"), expected)
+    pd.testing.assert_series_equal(gt.table("c10/kd_acc"), expected)
+    pd.testing.assert_series_equal(gt.table("kd_acc"), expected)  # the metric exists on one dataset only
+    pd.testing.assert_series_equal(gt.table("kd_acc", "c10"), expected)  # the older order, unambiguous here
+    assert gt.resolve("vanilla_acc", "c100") == ("c100", "vanilla_acc")
+    values, missing = gt.align([2, 9], "c10", "kd_acc")
+    assert values.to_dict() == {2: 50.0} and missing == [9]
+    with pytest.raises(ValueError, match="by position or as keywords, not both"):
+        gt.table("c10", metric="kd_acc")
+    # names that are both a dataset and a metric leave the order in doubt: refused, keywords work
+    df = pd.DataFrame({"arch_index": [0, 1, 0, 1], "dataset": ["a", "a", "b", "b"], "metric": ["b", "b", "a", "a"],
+                       "value": [1.0, 2.0, 3.0, 4.0]})
+    odd = GroundTruth(df, {"name": "odd"})
+    with pytest.raises(ValueError, match="both dataset and metric names"):
+        odd.table("a", "b")
+    assert odd.table(dataset="a", metric="b").to_dict() == {0: 1.0, 1: 2.0}
+    assert odd.table(dataset="b", metric="a").to_dict() == {0: 3.0, 1: 4.0}
+
+
+def test_summary_and_file_keep_missing_seeds():
+    gt = small_gt()
+    summary = gt.summary().set_index(["dataset", "metric"])
+    assert summary.loc[("c10", "kd_acc"), "seeds"] == "0,1" and summary.loc[("c100", "vanilla_acc"), "seeds"] == "none"
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        back = GroundTruth.load(gt.save(Path(d) / f"s{G.SUFFIX}"))
+    assert back.ground_truth["seed"].isna().sum() == 2 and back.ground_truth["seed"].dtype == "Int64"

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-SCORE_COLUMNS = ("proxy", "score")
+SCORE_COLUMNS = ("proxy", "score")  # the columns correlating needs (the full layouts are in proxybench.schema)
 GT_COLUMNS = ("metric", "value")
 NO_SEED = -1  # a missing ground-truth seed, inside this module's normalised frames only
 

@@ -30,12 +30,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..schema import SCORES
 from ..sqlstore import SQLiteStore
 
 STORE_NAME = "store.sqlite"
 LOCK_NAME = "store.lock"
 SCHEMA_VERSION = 1
-SCORE_COLUMNS = ["arch_index", "arch", "proxy", "seed", "score", "seconds", "status", "error"]
+SCORE_COLUMNS = list(SCORES.names)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
