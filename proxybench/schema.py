@@ -136,13 +136,17 @@ TABLES: dict[str, Table] = {t.name: t for t in (SCORES, GROUND_TRUTH, CORRELATIO
 written as ``kd_vs_vanilla``)."""
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def markdown() -> str:
     """The tables and their columns as Markdown (the README's schema section)."""
     out = []
     for t in TABLES.values():
         out.append(f"**`{t.name}`**: {t.description}.\n")
         out.append("| column | type | meaning |\n|---|---|---|")
-        out += [f"| `{c.name}` | {c.dtype} | {c.description} |" for c in t.columns]
+        out += [f"| `{c.name}` | {c.dtype} | {_cell(c.description)} |" for c in t.columns]
         out.append("")
     return "\n".join(out)
 

@@ -57,6 +57,8 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_IMPORTER_NAMES))
 
+
+# ---- the registry of benchmarks ------------------------------------------------------------------------------------
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data"
 """The bundled benchmarks (package data). The registry reads this attribute of this module on every call."""
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
