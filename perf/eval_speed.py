@@ -126,7 +126,7 @@ def standard_200(tmp: Path, archs: int) -> None:
     slow = sorted(t["per_proxy"].items(), key=lambda kv: -kv[1]["mean_s"])
     print("mean s/arch per proxy (in a worker): " + ", ".join(f"{p} {v['mean_s']:.3f}" for p, v in slow))
     corr = res.correlations
-    head = corr[(corr["seed"] == "avg_score") & (corr["statistic"] == "spearman")
+    head = corr[(corr["aggregate"] == "score_mean") & (corr["statistic"] == "spearman")
                 & (corr["ground_truth"] == "cifar10-valid/val_acc")]
     print("Spearman rho vs cifar10-valid/val_acc on these archs: "
           + ", ".join(f"{r.proxy} {r.value:+.2f}" for r in head.sort_values("value", ascending=False).itertuples()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import os
 import sys
 import zipfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from proxybench.benchmarks.datasets import FASHION_MNIST_SYSTEM_DIR, SAMPLE_PATH, read_idx
+from proxybench.io import atomic_open
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -32,15 +32,13 @@ def _find(folder: Path, stem: str) -> Path:
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as an .npz (deflate level 9, fixed timestamps), atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
+    with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
         for key, arr in arrays.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue(), compresslevel=9)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

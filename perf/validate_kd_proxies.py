@@ -31,7 +31,7 @@ import torch
 from scipy import stats
 
 from proxybench import nb201
-from proxybench.analysis import compare_correlations, correlate
+from proxybench.analysis import compare_correlations, correlate, headline, noise_ceiling, noise_headline
 from proxybench.benchmarks import datasets
 from proxybench.distill.teachers import build_teacher, describe
 from proxybench.proxies import get_spec, list_proxies, make_context, score_many
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     corr = correlate(scores[["arch_index", "arch", "proxy", "seed", "score"]], gt_eval,
                      statistics=("kendall", "spearman"), topk=(10,), n_resamples=args.resamples)
     corr["kd_aware"] = corr["proxy"].isin(kd_aware)
-    head = corr[corr["seed"] == "avg_score"]
+    head = headline(corr)
     gt_names = [n for n in dict.fromkeys(head["ground_truth"]) if n]
 
     def cell(proxy, name, stat="kendall"):
@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
 
     kd_name = next((n for n in gt_names if n.endswith("kd_acc")), gt_names[0])
     van_name = next((n for n in gt_names if n.endswith("vanilla_acc")), None)
-    order = (head[(head["ground_truth"] == kd_name) & (head["statistic"] == "kendall")
-                  & (head["proxy"] != "noise_ceiling")].sort_values("value", ascending=False)["proxy"].tolist())
+    order = (head[(head["ground_truth"] == kd_name) & (head["statistic"] == "kendall")]
+             .sort_values("value", ascending=False)["proxy"].tolist())
     diffs = pd.DataFrame()
     if van_name is not None:
         diffs = compare_correlations(scores, gt_eval, [((p, kd_name), (p, van_name)) for p in order],
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nKendall tau of each proxy against each metric (sorted by tau on {kd_name}; bootstrap CIs over archs, "
           f"{args.resamples} resamples):")
     print(pd.DataFrame(table).to_string(index=False))
-    nc = head[(head["proxy"] == "noise_ceiling") & (head["statistic"] == "kendall")]
+    nc = noise_headline(noise_ceiling(gt_eval, statistics=("kendall",), n_resamples=args.resamples))
     for _, r in nc.iterrows():
         print(f"noise ceiling {r['ground_truth']}: tau {r['value']:.3f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] "
               f"({int(r['n'])} archs with >= 2 seeds)")

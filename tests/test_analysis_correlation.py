@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
+from proxybench import schema
 from proxybench.analysis import correlate, noise_ceiling
 from proxybench.analysis import correlation as C
 
@@ -35,8 +36,19 @@ def tidy_gt(values, metric="acc", dataset="ds", seed=-1, start=0):
                          "metric": metric, "value": np.asarray(values, float), "seed": seed})
 
 
-def value(corr, proxy, statistic, seed="avg_score", gt=None):
-    m = corr[(corr["proxy"] == proxy) & (corr["statistic"] == statistic) & (corr["seed"] == seed)]
+def value(corr, proxy, statistic, aggregate="score_mean", seed=None, gt=None):
+    m = corr[(corr["proxy"] == proxy) & (corr["statistic"] == statistic) & (corr["aggregate"] == aggregate)]
+    m = m[m["seed"].isna()] if seed is None else m[m["seed"] == seed]
+    if gt is not None:
+        m = m[m["ground_truth"] == gt]
+    assert len(m) == 1, m
+    return m.iloc[0]
+
+
+def nc_value(nc, statistic, aggregate="mean_over_pairs", pair=None, gt=None):
+    m = nc[(nc["statistic"] == statistic) & (nc["aggregate"] == aggregate)]
+    if pair is not None:
+        m = m[(m["seed_a"] == pair[0]) & (m["seed_b"] == pair[1])]
     if gt is not None:
         m = m[m["ground_truth"] == gt]
     assert len(m) == 1, m
@@ -51,6 +63,8 @@ def test_hand_computed_four_archs():
     assert value(corr, "p", "pearson")["value"] == pytest.approx(0.8)
     assert set(corr.columns) >= {"proxy", "ground_truth", "statistic", "value", "ci_low", "ci_high", "p_value", "n",
                                  "n_dropped", "n_missing", "seed"}
+    assert list(corr.columns) == list(schema.CORRELATIONS.names)
+    assert set(corr["aggregate"]) == {"score_mean"} and corr["seed"].isna().all()  # one seed: headline rows only
     assert value(corr, "p", "kendall")["n"] == 4
     assert value(corr, "p", "kendall")["ground_truth"] == "acc"  # one dataset -> the metric name alone
 
@@ -138,7 +152,7 @@ def test_resample_statistics_match_scipy_on_resamples():
     x = rng.integers(0, 4, 25).astype(float)
     y = np.round(x + rng.normal(size=25))
     idx = rng.integers(0, 25, (15, 25))
-    stat = C._PairStatistic(x, y, C.CORRELATIONS, count_path_max=1000)
+    stat = C.PairStatistic(x, y, C.CORRELATIONS, count_path_max=1000)
     got = stat(idx)
     for k, s in enumerate(C.CORRELATIONS):
         ref = [C.point_estimate(s, x[i], y[i])[0] for i in idx]
@@ -166,12 +180,15 @@ def test_several_seeds_per_arch():
     rng = np.random.default_rng(6)
     y = rng.normal(size=30)
     seeds = [y + rng.normal(scale=s, size=30) for s in (0.3, 1.0, 2.0)]
-    corr = correlate(tidy_scores({}, seeds={"p": seeds}), tidy_gt(y), ci=False, noise_ceiling_rows=False)
+    corr = correlate(tidy_scores({}, seeds={"p": seeds}), tidy_gt(y), ci=False)
     per = [scipy.stats.kendalltau(s, y).statistic for s in seeds]
     for k, ref in enumerate(per):
-        assert value(corr, "p", "kendall", str(k))["value"] == pytest.approx(ref)
-    assert value(corr, "p", "kendall", "mean")["value"] == pytest.approx(np.mean(per))
-    assert value(corr, "p", "kendall", "std")["value"] == pytest.approx(np.std(per, ddof=1))
+        assert value(corr, "p", "kendall", "per_seed", seed=k)["value"] == pytest.approx(ref)
+    assert value(corr, "p", "kendall", "mean_over_seeds")["value"] == pytest.approx(np.mean(per))
+    assert value(corr, "p", "kendall", "std_over_seeds")["value"] == pytest.approx(np.std(per, ddof=1))
+    # tidy: seed holds seed ids (per_seed rows) or is missing, never a label
+    assert corr["seed"].dtype == "Int64" and set(corr["aggregate"]) == set(schema.CORRELATION_AGGREGATES)
+    assert (corr["seed"].notna() == (corr["aggregate"] == "per_seed")).all()
     avg = np.mean(seeds, axis=0)
     assert value(corr, "p", "kendall")["value"] == pytest.approx(scipy.stats.kendalltau(avg, y).statistic)
     # one row per (proxy, ground truth, statistic) is the headline
@@ -184,21 +201,26 @@ def test_noise_ceiling_on_constructed_seeds():
     gt = pd.concat(frames, ignore_index=True)
     nc = noise_ceiling(gt, n_resamples=100)
     # pairs (0,1): tau 1; (0,2) and (1,2): tau -1 -> mean -1/3; archs 10, 11 have one seed and are left out
-    row = value(nc, "noise_ceiling", "kendall")
+    row = nc_value(nc, "kendall")
     assert row["value"] == pytest.approx(-1 / 3)
     assert row["n"] == 10
-    assert value(nc, "noise_ceiling", "kendall", "0-1")["value"] == pytest.approx(1.0)
-    assert value(nc, "noise_ceiling", "spearman", "1-2")["value"] == pytest.approx(-1.0)
-    # the proxies see the per-arch mean (v, v, -v -> v/3) and the noise ceiling appears beside them
+    assert nc_value(nc, "kendall", "per_pair", (0, 1))["value"] == pytest.approx(1.0)
+    assert nc_value(nc, "spearman", "per_pair", (1, 2))["value"] == pytest.approx(-1.0)
+    assert nc_value(nc, "kendall", "std_over_pairs")["value"] == pytest.approx(np.std([1, -1, -1], ddof=1))
+    assert list(nc.columns) == list(schema.NOISE_CEILING.names)
+    # the proxies see the per-arch mean (v, v, -v -> v/3); the noise ceiling is its own table, not a proxy row
     corr = correlate(tidy_scores({"p": np.arange(12.0)}), gt, ci=False)
     assert value(corr, "p", "kendall")["value"] == pytest.approx(1.0)
-    assert "noise_ceiling" in set(corr["proxy"])
+    assert "noise_ceiling" not in set(corr["proxy"])
 
 
 def test_seed_mean_rows_take_precedence():
     gt = pd.concat([tidy_gt([3, 2, 1], seed=0), tidy_gt([1, 2, 3], seed=-1)], ignore_index=True)
     vals = C.ground_truth_values(gt, "acc")
     assert list(vals) == [1, 2, 3]
+    # the same with the missing seed of a current ground-truth table (-1 is its old spelling)
+    gt["seed"] = pd.array([0, 0, 0, None, None, None], dtype="Int64")
+    assert list(C.ground_truth_values(gt, "acc")) == [1, 2, 3]
 
 
 def test_ground_truth_names_and_errors():
@@ -261,7 +283,7 @@ def test_degenerate_resamples_are_left_out_of_percentile_ci():
     v = np.arange(4.0)
     gt = pd.concat([tidy_gt(v, seed=0), tidy_gt([0.0, 2.0, 1.0, 3.0], seed=1)], ignore_index=True)
     nc = noise_ceiling(gt, n_resamples=3000, seed=0)
-    row = value(nc, "noise_ceiling", "kendall")
+    row = nc_value(nc, "kendall")
     assert np.isfinite(row["ci_low"]) and row["ci_low"] <= row["value"] <= row["ci_high"] <= 1.0
 
 

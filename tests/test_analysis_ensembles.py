@@ -78,7 +78,7 @@ def test_add_ensembles_rows_and_correlation():
     gt = pd.DataFrame({"arch_index": range(30), "arch": [f"a{i}" for i in range(30)], "metric": "acc",
                        "value": truth, "seed": -1})
     corr = correlate(out, gt, ci=False)
-    tau = corr[(corr["statistic"] == "kendall") & (corr["seed"] == "avg_score")].set_index("proxy")["value"]
+    tau = corr[(corr["statistic"] == "kendall") & (corr["aggregate"] == "score_mean")].set_index("proxy")["value"]
     assert tau["vote1"] == pytest.approx(tau["good"])  # one member: same ranking
     assert {"rs", "vote1"} <= set(tau.index)
 

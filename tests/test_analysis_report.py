@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -15,15 +16,16 @@ from proxybench.analysis import (
     export_tables,
     load_run,
     make_figures,
+    noise_ceiling,
     plot_correlation_bars,
     plot_heatmap,
     plot_kd_vs_vanilla,
     plot_proxy_matrix,
     plot_scatter_grid,
     proxy_colors,
+    read_table,
     write_report,
 )
-from proxybench.analysis import rundir as rundir_mod
 
 PNG = b"\x89PNG\r\n\x1a\n"
 N = 24
@@ -93,7 +95,7 @@ def test_individual_plots_and_colours(tmp_path):
     assert len(titles) == 3 and all(re.search(r"τ = -?\d\.\d\d\s+ρ = -?\d\.\d\d", t) for t in titles)
     fig = plot_correlation_bars(corr, "kd_acc", colors=colors)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["good", "weak", "anti"]  # sorted by tau
-    fig = plot_heatmap(corr, statistic="spearman")
+    fig = plot_heatmap(corr, statistic="spearman", noise_ceiling=noise_ceiling(gt, ci=False))
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] == "noise_ceiling"
     fig = plot_proxy_matrix(scores)
     assert len(fig.axes[0].texts) == 9  # 3 x 3 annotated cells
@@ -147,9 +149,10 @@ def test_export_tables_csv_and_parquet(run_dir, tmp_path):
     assert set(written) == {"scores", "correlations"}
     run = load_run(run_dir)
     back = pd.read_parquet(run_dir / "correlations.parquet")
-    pd.testing.assert_frame_equal(back, pd.read_csv(run_dir / "correlations.csv", dtype={"seed": str}),
-                                  check_dtype=False)
-    assert back["seed"].map(type).eq(str).all()
+    pd.testing.assert_frame_equal(back, read_table(run_dir / "correlations.csv", "correlations"), check_dtype=False)
+    # tidy: a nullable integer seed (ids of per_seed rows, missing otherwise) beside a text aggregate
+    assert back["seed"].dtype == "Int64" and back["aggregate"].map(type).eq(str).all()
+    assert (back["seed"].notna() == (back["aggregate"] == "per_seed")).all()
     sc = pd.read_parquet(run_dir / "scores.parquet")
     pd.testing.assert_frame_equal(sc, run.scores, check_dtype=False)
     out = export_tables({"scores": run.scores}, ["csv"], tmp_path / "x")
@@ -161,7 +164,7 @@ def test_export_tables_csv_and_parquet(run_dir, tmp_path):
 
 
 def test_parquet_without_pyarrow_is_a_clear_error(run_dir, monkeypatch):
-    monkeypatch.setattr(rundir_mod.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install pyarrow"):
         export_tables(run_dir, "csv,parquet")
     assert not (run_dir / "correlations.csv").exists()  # nothing written

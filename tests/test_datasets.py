@@ -644,3 +644,48 @@ def test_no_warning_for_real_data():
         warnings.simplefilter("error")
         ds.make_batch("fashion-mnist-sample", 8)
     assert os.environ[ds.ENV_VAR].endswith("default-root")
+
+
+def test_one_registry_holds_the_facts_of_every_data_set():
+    from proxybench.benchmarks.datasets import registry as reg
+
+    assert tuple(reg.REGISTRY) == ds.DATASETS
+    for name, spec in reg.REGISTRY.items():
+        assert spec.name == name and spec.num_classes >= 2 and len(spec.mean) == len(spec.std) == spec.channels
+        assert spec.shape == ds.IMAGE_SHAPES[name] and ds.NUM_CLASSES[name] == spec.num_classes
+        assert ds.NORMALIZATION[name] == (spec.mean, spec.std) and set(spec.splits) <= set(ds.SPLITS)
+        assert all(ds.canonical_name(a) == name for a in spec.aliases)
+        if spec.layout in ("cifar-pickle", "imagenet16-pickle", "idx"):
+            assert all(spec.files_for(s) for s in spec.splits) and spec.obtain
+    with pytest.raises(TypeError):
+        reg.REGISTRY["cifar10"] = None  # read-only
+    with pytest.raises(AttributeError):
+        reg.REGISTRY["cifar10"].num_classes = 3  # frozen
+    assert reg.get_dataset("CIFAR-10").train_size == 50_000
+    assert reg.get_dataset("imagenet16").files_for("test") == ("val_data",)
+    # ground-truth dataset names of networks trained on these images (NB201's and the KD benchmark's)
+    assert reg.for_ground_truth("cifar10-valid").name == "cifar10"
+    assert reg.for_ground_truth("ImageNet16-120").name == "imagenet16-120"
+    assert reg.for_ground_truth("fashion-mnist").name == "fashion-mnist"
+    assert reg.for_ground_truth("fm16") is None
+    # the names the loaders used to keep in parallel dicts are now views of the registry
+    assert ds.SOURCES["cifar10"] == reg.REGISTRY["cifar10"].downloads
+
+
+def test_list_datasets_and_the_eval_plan_read_the_registry(capsys):
+    from proxybench.benchmarks.datasets import registry as reg
+    from proxybench.cli import main
+    from proxybench.engine.config import resolve_data
+
+    assert main(["list", "datasets"]) == 0
+    out = capsys.readouterr().out
+    for spec in reg.REGISTRY.values():
+        line = next(ln for ln in out.splitlines() if ln.startswith(spec.name + " "))
+        assert "x".join(map(str, spec.shape)) in line and spec.description in line
+    spec = resolve_data({}, ["cifar10-valid", "cifar10"], "synthetic", None, 8, False)
+    assert (spec["benchmark_dataset"], spec["resolution"], spec["num_classes"], spec["synthetic"]) == \
+        ("cifar10", 32, 10, True)
+    spec = resolve_data({}, ["ImageNet16-120"], "cifar100", None, 8, False)
+    assert (spec["dataset"], spec["resolution"], spec["channels"], spec["num_classes"]) == ("cifar100", 16, 3, 120)
+    with pytest.raises(ValueError, match="does not say which images"):
+        resolve_data({}, ["cifar100", "fm16"], None, None, 8, False)

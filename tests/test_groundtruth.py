@@ -327,7 +327,7 @@ def test_json_kd_table(tmp_path):
     assert gt.metrics() == ["kd_acc"] and gt.datasets() == ["cifar100"]
     assert gt.table("kd_acc").to_dict() == {0: 71.25, 17: 69.5, 42: 70.0}
     assert gt.metadata["teacher"] == "resnet110" and gt.metadata["n_missing"] == {"cifar100/kd_acc": 1}
-    assert set(gt.ground_truth["seed"]) == {-1}
+    assert gt.ground_truth["seed"].isna().all()  # one number per arch: not tied to a training seed
     frac = tmp_path / "frac.json"
     frac.write_text(json.dumps({"1": 0.7, "2": 0.65}))
     assert G.from_json(frac, "fashion-mnist", "vanilla_acc").table("vanilla_acc").tolist() == [70.0, 65.0]
@@ -424,7 +424,8 @@ def test_groundtruth_table_queries():
     assert gt.table("kd_acc").to_dict() == {0: 71.0, 1: 60.5, 2: 50.0}
     assert gt.table("kd_acc", "c10", aggregate="max").to_dict() == {0: 72.0, 1: 61.0, 2: 50.0}
     assert gt.table("kd_acc").name == "c10/kd_acc"
-    assert gt.metadata["seeds"] == [-1, 0, 1] and gt.metadata["proxybench_version"]
+    assert gt.metadata["seeds"] == [0, 1] and gt.metadata["proxybench_version"]
+    assert gt.ground_truth["seed"].dtype == "Int64" and gt.ground_truth["seed"].isna().sum() == 2  # -1 read as NA
     for key in ("name", "description", "source", "protocol", "teacher", "network", "created"):
         assert key in gt.metadata
     with pytest.raises(ValueError, match=r"unknown metric 'acc' in ground truth 'small'; valid: kd_acc, vanilla_acc"):
@@ -465,7 +466,7 @@ def test_groundtruth_validation(change, match):
 def test_groundtruth_from_arch_strings_only():
     archs = [nb201.index_to_arch(i) for i in (10, 20)]
     gt = GroundTruth(pd.DataFrame({"arch": archs, "dataset": "d", "metric": "m", "value": [1.0, 2.0]}))
-    assert gt.ground_truth["arch_index"].tolist() == [10, 20] and gt.ground_truth["seed"].tolist() == [-1, -1]
+    assert gt.ground_truth["arch_index"].tolist() == [10, 20] and gt.ground_truth["seed"].isna().all()
 
 
 def test_save_load_round_trip_atomic_and_validated(tmp_path):
@@ -616,3 +617,39 @@ def test_cli_bad_input_writes_nothing(nb201_files, tmp_path, capsys):
     assert main(["groundtruth", "show", "no-such-benchmark"]) == 2
     assert "unknown benchmark 'no-such-benchmark'" in capsys.readouterr().err
     assert list(tmp_path.glob("*.tmp")) == [] and not out.exists()
+
+
+def test_a_dataset_metric_pair_is_named_in_the_order_pairs_returns_it():
+    gt = small_gt()
+    expected = gt.table("c10", "kd_acc")
+    for pair in gt.pairs():  # table(*pair) and resolve(*pair) take what pairs() gives
+        assert gt.resolve(*pair) == pair
+        assert gt.table(*pair).name == "/".join(pair)
+    pd.testing.assert_series_equal(gt.table(dataset="c10", metric="kd_acc"), expected)
+    pd.testing.assert_series_equal(gt.table("c10/kd_acc"), expected)
+    pd.testing.assert_series_equal(gt.table("kd_acc"), expected)  # the metric exists on one dataset only
+    pd.testing.assert_series_equal(gt.table("kd_acc", "c10"), expected)  # the older order, unambiguous here
+    assert gt.resolve("vanilla_acc", "c100") == ("c100", "vanilla_acc")
+    values, missing = gt.align([2, 9], "c10", "kd_acc")
+    assert values.to_dict() == {2: 50.0} and missing == [9]
+    with pytest.raises(ValueError, match="by position or as keywords, not both"):
+        gt.table("c10", metric="kd_acc")
+    # names that are both a dataset and a metric leave the order in doubt: refused, keywords work
+    df = pd.DataFrame({"arch_index": [0, 1, 0, 1], "dataset": ["a", "a", "b", "b"], "metric": ["b", "b", "a", "a"],
+                       "value": [1.0, 2.0, 3.0, 4.0]})
+    odd = GroundTruth(df, {"name": "odd"})
+    with pytest.raises(ValueError, match="both dataset and metric names"):
+        odd.table("a", "b")
+    assert odd.table(dataset="a", metric="b").to_dict() == {0: 1.0, 1: 2.0}
+    assert odd.table(dataset="b", metric="a").to_dict() == {0: 3.0, 1: 4.0}
+
+
+def test_summary_and_file_keep_missing_seeds():
+    gt = small_gt()
+    summary = gt.summary().set_index(["dataset", "metric"])
+    assert summary.loc[("c10", "kd_acc"), "seeds"] == "0,1" and summary.loc[("c100", "vanilla_acc"), "seeds"] == "none"
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        back = GroundTruth.load(gt.save(Path(d) / f"s{G.SUFFIX}"))
+    assert back.ground_truth["seed"].isna().sum() == 2 and back.ground_truth["seed"].dtype == "Int64"

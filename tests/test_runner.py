@@ -103,7 +103,8 @@ def test_evaluate_writes_the_run_directory_and_is_deterministic(bench, tmp_path,
     assert sorted(diffs["proxy_a"]) == sorted(PROXIES.split(",")) and (diffs["proxy_a"] == diffs["proxy_b"]).all()
     assert set(diffs["ground_truth_a"]) == {"kd_acc"} and set(diffs["ground_truth_b"]) == {"vanilla_acc"}
     assert list(diffs["difference"]) == sorted(diffs["difference"], reverse=True)
-    head = corr[(corr["seed"] == "avg_score") & (corr["statistic"] == "kendall")].set_index(["proxy", "ground_truth"])
+    head = corr[(corr["aggregate"] == "score_mean") & (corr["statistic"] == "kendall")]
+    head = head.set_index(["proxy", "ground_truth"])
     for _, r in diffs.iterrows():
         assert r["difference"] == pytest.approx(head.loc[(r["proxy_a"], "kd_acc"), "value"]
                                                 - head.loc[(r["proxy_a"], "vanilla_acc"), "value"])
@@ -179,7 +180,7 @@ def test_a_failing_proxy_is_stored_as_error_and_the_run_goes_on(bench, tmp_path,
     assert "no pooling please" in info["errors"]["fail_on_pooling"]
     assert any(w.startswith(f"proxy fail_on_pooling failed on {len(pooled)} of {len(ARCHS)}") for w in info["warnings"])
     corr = pd.read_csv(run / "correlations.csv")
-    tau = corr[(corr.proxy == "fail_on_pooling") & (corr.statistic == "kendall") & (corr.seed == "avg_score")]
+    tau = corr[(corr.proxy == "fail_on_pooling") & (corr.statistic == "kendall") & (corr.aggregate == "score_mean")]
     assert (tau["n_dropped"] == len(pooled)).all()
 
 

@@ -1,6 +1,7 @@
 """Analysis of a run: correlations, rank ensembles, figures, reports and exports.
 
-``correlate(scores, ground_truth)`` -> tidy correlations; ``compare_correlations(scores, ground_truth,
+``correlate(scores, ground_truth)`` -> tidy correlations; ``noise_ceiling(ground_truth)`` -> the seed-to-seed
+agreement of the ground truth (its own table); ``compare_correlations(scores, ground_truth,
 [(A, B), ...])`` -> paired-bootstrap differences of two correlations; ``add_ensembles(scores, {name: [proxies]})`` ->
 scores with ensemble proxies; ``write_report(run_dir)`` -> (report.md, report.html);
 ``export_tables(run_dir or {name: DataFrame}, formats)`` -> CSV / Parquet files; ``load_run(run_dir)`` -> the
@@ -15,6 +16,8 @@ from .correlation import (
     CORRELATIONS,
     HEADLINE,
     NOISE_CEILING,
+    NOISE_COLUMNS,
+    NOISE_HEADLINE,
     best_percentile,
     bootstrap_ci,
     compare_correlations,
@@ -25,6 +28,7 @@ from .correlation import (
     kd_vanilla_differences,
     kd_vanilla_pairs,
     noise_ceiling,
+    noise_headline,
     proxy_rank_correlation,
     topk_overlap,
 )
@@ -47,11 +51,12 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "COLUMNS", "COMPARE_COLUMNS", "CORRELATIONS", "ENSEMBLE_METHODS", "HEADLINE", "NOISE_CEILING", "RunData",
+    "COLUMNS", "COMPARE_COLUMNS", "CORRELATIONS", "ENSEMBLE_METHODS", "HEADLINE", "NOISE_CEILING", "NOISE_COLUMNS",
+    "NOISE_HEADLINE", "RunData",
     "add_ensembles", "best_percentile", "bootstrap_ci", "compare_correlations", "correlate", "export_tables",
     "ground_truth_names", "ground_truth_values", "headline", "kd_vanilla_differences", "kd_vanilla_pairs", "load_run",
     "majority_vote",
-    "make_figures", "noise_ceiling", "plot_correlation_bars", "plot_heatmap", "plot_kd_vs_vanilla",
+    "make_figures", "noise_ceiling", "noise_headline", "plot_correlation_bars", "plot_heatmap", "plot_kd_vs_vanilla",
     "plot_proxy_matrix", "plot_scatter_grid", "proxy_colors", "proxy_rank_correlation", "rank_sum", "read_table",
     "topk_overlap", "write_report", "write_table",
 ]

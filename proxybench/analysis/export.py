@@ -1,4 +1,4 @@
-"""Exports of the tidy tables (scores, correlations) as CSV and/or Parquet."""
+"""Exports of the tidy tables (scores, correlations, noise ceiling) as CSV and/or Parquet."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
 
 
 def run_tables(run: RunData, *, correlate_options: Mapping | None = None) -> dict[str, pd.DataFrame]:
-    """The exportable tables of a run: scores, and correlations (computed when absent and a ground truth
-    exists)."""
+    """The exportable tables of a run: scores, correlations (computed when absent and a ground truth exists) and
+    the noise ceiling when the run has one."""
     tables = {"scores": run.scores}
     corr = run.correlations
     if corr is None and run.ground_truth is not None:
@@ -34,6 +34,8 @@ def run_tables(run: RunData, *, correlate_options: Mapping | None = None) -> dic
         corr = correlate(run.scores, run.ground_truth, **dict(correlate_options or {}))
     if corr is not None:
         tables["correlations"] = corr
+    if run.noise_ceiling is not None and len(run.noise_ceiling):
+        tables["noise_ceiling"] = run.noise_ceiling
     return tables
 
 

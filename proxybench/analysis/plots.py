@@ -30,19 +30,22 @@ from matplotlib.patches import Patch
 from .correlation import (
     HEADLINE,
     NOISE_CEILING,
-    _normalise_ground_truth,
-    _normalise_scores,
     headline,
-    join_key,
     kd_vanilla_pairs,
-    point_estimate,
+    noise_headline,
     proxy_rank_correlation,
+)
+from .joining import (
+    ground_truth_values as _gt_values,
+)
+from .joining import (
+    join_key,
+    normalise_ground_truth,
+    normalise_scores,
     score_matrix,
     seed_averaged,
 )
-from .correlation import (
-    ground_truth_values as _gt_values,
-)
+from .statistics import point_estimate
 
 DPI = 110
 FONT = {"title": 11, "label": 10, "tick": 9, "annot": 8}
@@ -90,7 +93,7 @@ def _value(corr: pd.DataFrame | None, proxy: str, gt: str, statistic: str) -> fl
     if corr is None:
         return math.nan
     m = corr[(corr["proxy"] == proxy) & (corr["ground_truth"] == gt) & (corr["statistic"] == statistic)
-             & (corr["seed"].astype(str) == HEADLINE)]
+             & (corr["aggregate"] == HEADLINE)]
     return float(m["value"].iloc[0]) if len(m) else math.nan
 
 
@@ -114,8 +117,8 @@ def plot_scatter_grid(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground_t
     against the ground truth. Each title gives tau and rho (from ``correlations`` when given, else computed)."""
     if x not in ("rank", "score"):
         raise ValueError(f"x must be 'rank' or 'score', got {x!r}")
-    sc = _normalise_scores(scores)
-    gt = _normalise_ground_truth(ground_truth)
+    sc = normalise_scores(scores)
+    gt = normalise_ground_truth(ground_truth)
     key = join_key(sc, gt)
     name = ground_truth_name or gt["_name"].iloc[0]
     truth = _gt_values(gt, name, key=key)
@@ -172,16 +175,17 @@ def plot_scatter_grid(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground_t
 # ----------------------------------------------------------------------------------------------------------
 
 def plot_correlation_bars(correlations: pd.DataFrame, ground_truth_name: str | None = None, *,
-                          colors: Mapping[str, str] | None = None, path: str | Path | None = None) -> Figure:
+                          noise_ceiling: pd.DataFrame | None = None, colors: Mapping[str, str] | None = None,
+                          path: str | Path | None = None) -> Figure:
     """Kendall tau (solid) and Spearman rho (hatched) per proxy, sorted by tau, with their bootstrap CIs as
-    error bars and the noise ceiling (seed-to-seed tau and rho of the ground truth) as horizontal lines."""
+    error bars and, given the ``noise_ceiling`` table, the seed-to-seed tau and rho of the ground truth as
+    horizontal lines."""
     head = headline(correlations)
     name = ground_truth_name or head["ground_truth"].iloc[0]
     if name not in set(head["ground_truth"]):
         raise ValueError(f"unknown ground truth {name!r}; valid: {', '.join(head['ground_truth'].unique())}")
     head = head[head["ground_truth"] == name]
-    proxies = [p for p in dict.fromkeys(head["proxy"]) if p != NOISE_CEILING]
-    proxies = _order_by_tau(correlations, name, proxies)
+    proxies = _order_by_tau(correlations, name, list(dict.fromkeys(head["proxy"])))
     colors = dict(colors or proxy_colors(proxies))
     fig_w = max(6.5, 0.62 * len(proxies) + 2.5)
     fig = _new_figure(fig_w, 4.8)
@@ -202,7 +206,7 @@ def plot_correlation_bars(correlations: pd.DataFrame, ground_truth_name: str | N
                yerr=err, error_kw={"elinewidth": 0.9, "capsize": 2.5, "ecolor": "#333333"})
         lows += list(lo[np.isfinite(lo)]) + list(vals[np.isfinite(vals)])
         highs += list(hi[np.isfinite(hi)]) + list(vals[np.isfinite(vals)])
-    nc = head[head["proxy"] == NOISE_CEILING].set_index("statistic")
+    nc = noise_headline(noise_ceiling, name)
     for stat, style, label in (("kendall", "--", "noise ceiling τ"), ("spearman", ":", "noise ceiling ρ")):
         if stat in nc.index and np.isfinite(nc.loc[stat, "value"]):
             v = float(nc.loc[stat, "value"])
@@ -253,17 +257,20 @@ def _annotated_matrix(ax, values: np.ndarray, rows: Sequence[str], cols: Sequenc
     return im
 
 
-def plot_heatmap(correlations: pd.DataFrame, *, statistic: str = "kendall", path: str | Path | None = None
-                 ) -> Figure:
+def plot_heatmap(correlations: pd.DataFrame, *, statistic: str = "kendall", noise_ceiling: pd.DataFrame | None = None,
+                 path: str | Path | None = None) -> Figure:
     """Proxies (rows, sorted by mean value) x ground truths (columns) of one headline statistic, annotated;
-    the noise ceiling, when present, is the bottom row."""
+    given the ``noise_ceiling`` table (and its statistic), the noise ceiling is the bottom row."""
     head = headline(correlations, statistic)
     if head.empty:
         raise ValueError(f"no headline rows of statistic {statistic!r} in the correlations")
     wide = head.pivot(index="proxy", columns="ground_truth", values="value")
     wide = wide[list(dict.fromkeys(head["ground_truth"]))]
-    nc = wide.loc[[NOISE_CEILING]] if NOISE_CEILING in wide.index else None
-    wide = wide.drop(index=NOISE_CEILING, errors="ignore")
+    nc_head = noise_headline(noise_ceiling)
+    nc_head = nc_head[nc_head["statistic"] == statistic]
+    nc = None
+    if len(nc_head):
+        nc = nc_head.set_index("ground_truth")["value"].reindex(wide.columns).to_frame(NOISE_CEILING).T
     wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False, na_position="last").index]
     if nc is not None:
         wide = pd.concat([wide, nc])
@@ -311,7 +318,7 @@ def plot_kd_vs_vanilla(ground_truth: pd.DataFrame, kd_name: str, vanilla_name: s
     """Left: vanilla (x) vs KD (y) accuracy, each architecture coloured by its rank shift (vanilla rank - KD
     rank; positive = ranks higher under KD). Right: the two ranks with the y = x line (no shift). The
     ``n_labels`` biggest movers are labelled with their arch index; the title gives Kendall tau."""
-    gt = _normalise_ground_truth(ground_truth)
+    gt = normalise_ground_truth(ground_truth)
     key = "arch_index" if "arch_index" in gt.columns and gt["arch_index"].notna().all() else "arch"
     kd = _gt_values(gt, kd_name, key=key)
     va = _gt_values(gt, vanilla_name, key=key)
@@ -381,37 +388,38 @@ def _slug(text: str) -> str:
 
 
 def make_figures(scores: pd.DataFrame, ground_truth: pd.DataFrame | None, correlations: pd.DataFrame | None,
-                 out_dir: str | Path, *, max_ground_truths: int = 4) -> dict[str, Path]:
+                 out_dir: str | Path, *, noise_ceiling: pd.DataFrame | None = None,
+                 max_ground_truths: int = 4) -> dict[str, Path]:
     """Write every figure that the data allows under ``out_dir``; returns {caption: path}. The scatter grid
     and the bar chart are drawn for each of the first ``max_ground_truths`` ground truths."""
     out_dir = Path(out_dir)
     out: dict[str, Path] = {}
-    sc = _normalise_scores(scores)
+    sc = normalise_scores(scores)
     proxies = list(dict.fromkeys(sc["proxy"]))
     colors = proxy_colors(proxies)
     names: list[str] = []
     if correlations is not None and len(correlations):
         names = list(dict.fromkeys(headline(correlations)["ground_truth"]))
     elif ground_truth is not None:
-        names = list(dict.fromkeys(_normalise_ground_truth(ground_truth)["_name"]))
+        names = list(dict.fromkeys(normalise_ground_truth(ground_truth)["_name"]))
     first = names[0] if names else None
     for name in names[:max_ground_truths]:
         slug = _slug(name)
         if correlations is not None and len(correlations):
-            fig = plot_correlation_bars(correlations, name, colors=colors)
+            fig = plot_correlation_bars(correlations, name, noise_ceiling=noise_ceiling, colors=colors)
             out[f"Kendall τ and Spearman ρ per proxy vs {name}"] = save_figure(fig, out_dir / f"bars_{slug}.png")
         if ground_truth is not None:
             fig = plot_scatter_grid(sc, ground_truth, name, correlations, colors=colors)
             out[f"Proxy rank vs {name}"] = save_figure(fig, out_dir / f"scatter_{slug}.png")
     if correlations is not None and len(correlations) and len(names) >= 1:
-        fig = plot_heatmap(correlations, statistic="kendall")
+        fig = plot_heatmap(correlations, statistic="kendall", noise_ceiling=noise_ceiling)
         out["Kendall τ of each proxy with each ground truth"] = save_figure(fig, out_dir / "heatmap_kendall.png")
     if len(proxies) >= 2:
         order = _order_by_tau(correlations, first, proxies)
         fig = plot_proxy_matrix(sc, order=order)
         out["Proxy–proxy Kendall τ"] = save_figure(fig, out_dir / "proxy_matrix.png")
     if ground_truth is not None:
-        for kd, va in kd_vanilla_pairs(names or list(dict.fromkeys(_normalise_ground_truth(ground_truth)["_name"]))):
+        for kd, va in kd_vanilla_pairs(names or list(dict.fromkeys(normalise_ground_truth(ground_truth)["_name"]))):
             try:
                 fig = plot_kd_vs_vanilla(ground_truth, kd, va)
             except ValueError:

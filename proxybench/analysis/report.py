@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import schema
 from .._version import __version__
+from ..io import write_table, write_text
 from .correlation import (
     CORRELATIONS,
     HEADLINE,
@@ -30,9 +32,11 @@ from .correlation import (
     correlate,
     kd_vanilla_differences,
     kd_vanilla_pairs,
+    noise_ceiling,
+    noise_headline,
 )
 from .plots import make_figures
-from .rundir import RunData, load_run, write_table
+from .rundir import RunData, load_run
 
 MAX_VALUE_CHARS = 300
 
@@ -109,19 +113,22 @@ def timing_table(scores: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return header, [r for _, r in stats]
 
 
-def correlation_table(correlations: pd.DataFrame, ground_truth_name: str
+def correlation_table(correlations: pd.DataFrame, ground_truth_name: str, noise: pd.DataFrame | None = None
                       ) -> tuple[list[str], list[list[str]], list[str]]:
     """Header, rows and row classes of one ground truth's table: proxies sorted by Kendall tau (highest
-    first), the noise ceiling last."""
+    first), then the noise ceiling (from the ``noise`` table) when it has one."""
     corr = correlations[correlations["ground_truth"] == ground_truth_name]
-    head = corr[corr["seed"].astype(str) == HEADLINE]
+    head = corr[corr["aggregate"] == HEADLINE]
     stats = list(dict.fromkeys(head["statistic"]))
     extra = [s for s in stats if s not in CORRELATIONS]
-    multi_seed = bool(((corr["seed"].astype(str) == "mean") & (corr["proxy"] != NOISE_CEILING)).any())
-    proxies = [p for p in dict.fromkeys(head["proxy"]) if p != NOISE_CEILING]
+    multi_seed = bool((corr["aggregate"] == schema.MEAN_OVER_SEEDS).any())
+    proxies = list(dict.fromkeys(head["proxy"]))
+    nc_head = noise_headline(noise, ground_truth_name)
 
-    def get(proxy, stat, seed=HEADLINE):
-        m = corr[(corr["proxy"] == proxy) & (corr["statistic"] == stat) & (corr["seed"].astype(str) == seed)]
+    def get(proxy, stat, aggregate=HEADLINE):
+        if proxy == NOISE_CEILING:
+            return nc_head.loc[stat] if aggregate == HEADLINE and stat in nc_head.index else None
+        m = corr[(corr["proxy"] == proxy) & (corr["statistic"] == stat) & (corr["aggregate"] == aggregate)]
         return m.iloc[0] if len(m) else None
 
     def tau_of(p):
@@ -137,21 +144,23 @@ def correlation_table(correlations: pd.DataFrame, ground_truth_name: str
         header.append("τ over seeds (mean ± std)")
     header += ["n", "dropped", "missing"]
     rows, classes = [], []
-    for i, proxy in enumerate(proxies + ([NOISE_CEILING] if NOISE_CEILING in set(head["proxy"]) else [])):
+    for i, proxy in enumerate(proxies + ([NOISE_CEILING] if len(nc_head) else [])):
         nc = proxy == NOISE_CEILING
         any_row = next((r for r in (get(proxy, s) for s in stats) if r is not None), None)
         cells = ["" if nc else str(i + 1), "noise ceiling (seed-to-seed)" if nc else str(proxy)]
         cells += [_with_ci(get(proxy, s)) for s in CORRELATIONS if s in stats]
         if "kendall" in stats:
             r = get(proxy, "kendall")
-            cells.append(_p(r["p_value"]) if r is not None else "–")
+            cells.append(_p(r["p_value"]) if r is not None and not nc else "–")
         for s in extra:
             r = get(proxy, s)
             cells.append(_f(r["value"], 1 if s == "best_percentile" else 2) if r is not None else "–")
         if multi_seed:
-            m, sd = get(proxy, "kendall", "mean"), get(proxy, "kendall", "std")
+            m, sd = get(proxy, "kendall", schema.MEAN_OVER_SEEDS), get(proxy, "kendall", schema.STD_OVER_SEEDS)
             cells.append(f"{_f(m['value'])} ± {_f(sd['value'])}" if m is not None and sd is not None else "–")
-        if any_row is not None:
+        if nc and any_row is not None:
+            cells += [str(int(any_row["n"])), "–", "–"]
+        elif any_row is not None:
             cells += [str(int(any_row["n"])), str(int(any_row["n_dropped"])), str(int(any_row["n_missing"]))]
         else:
             cells += ["–", "–", "–"]
@@ -172,8 +181,7 @@ def comparison_blocks(scores: pd.DataFrame, ground_truth: pd.DataFrame, corr: pd
     """Report blocks of paired-bootstrap comparisons (:func:`compare_correlations`, Kendall tau):
     for every ground truth, the top proxy against the next ``runners_up``; for every KD / vanilla pair of
     ground truths, each proxy's tau on KD accuracy minus its tau on vanilla accuracy."""
-    head = corr[(corr["seed"].astype(str) == HEADLINE) & (corr["statistic"] == "kendall")
-                & (corr["proxy"] != NOISE_CEILING)]
+    head = corr[(corr["aggregate"] == HEADLINE) & (corr["statistic"] == "kendall")]
     names = list(dict.fromkeys(head["ground_truth"]))
     opts = {"statistics": ("kendall",), "n_resamples": n_resamples}
     blocks: list[tuple] = []
@@ -239,7 +247,8 @@ def _synthetic_warning(meta: Mapping) -> str | None:
     return None
 
 
-def build_blocks(run: RunData, corr: pd.DataFrame | None, figures: Mapping[str, Path]) -> list[tuple]:
+def build_blocks(run: RunData, corr: pd.DataFrame | None, figures: Mapping[str, Path],
+                 noise: pd.DataFrame | None = None) -> list[tuple]:
     title = run.metadata.get("name") or run.path.resolve().name
     blocks: list[tuple] = [("h1", f"proxybench report: {title}"),
                            ("p", f"Run directory {run.path}. Report written by proxybench {__version__} on "
@@ -263,14 +272,13 @@ def build_blocks(run: RunData, corr: pd.DataFrame | None, figures: Mapping[str, 
                             "as such."))
         for name in dict.fromkeys(corr["ground_truth"]):
             blocks.append(("h3", f"{name}"))
-            nc = corr[(corr["proxy"] == NOISE_CEILING) & (corr["ground_truth"] == name)
-                      & (corr["seed"].astype(str) == HEADLINE)].set_index("statistic")
+            nc = noise_headline(noise, name)
             if len(nc):
                 parts = [f"{'τ' if s == 'kendall' else 'ρ'} = {_with_ci(nc.loc[s])}" for s in ("kendall", "spearman")
                          if s in nc.index]
                 blocks.append(("p", f"Noise ceiling (agreement between ground-truth seeds, mean over seed pairs, "
                                     f"{int(nc['n'].iloc[0])} architectures with >= 2 seeds): {', '.join(parts)}."))
-            header, rows, classes = correlation_table(corr, name)
+            header, rows, classes = correlation_table(corr, name, noise)
             blocks.append(("table", header, rows, classes))
     if corr is not None and len(corr) and run.ground_truth is not None:
         blocks += comparison_blocks(run.scores, run.ground_truth, corr)
@@ -365,28 +373,34 @@ def render_html(blocks: list[tuple]) -> str:
             f"<title>{e(title)}</title><style>{CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
+_NOISE_OPTIONS = ("key", "ci", "n_resamples", "ci_method", "confidence_level", "seed")
+
+
 def write_report(run_dir: str | Path, *, recompute: bool = False, figures: bool = True,
                  correlate_options: Mapping | None = None, max_ground_truths: int = 4) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` (figures embedded) into ``run_dir``; returns their paths.
 
-    Correlations are read from correlations.csv/.parquet, or computed with :func:`correlate` (options
-    ``correlate_options``) and saved as correlations.csv when absent or when ``recompute``; that needs
-    ground_truth.csv. Figures go to ``run_dir/figures``.
+    Correlations and the noise ceiling are read from correlations.csv / noise_ceiling.csv (or .parquet), or
+    computed with :func:`correlate` / :func:`noise_ceiling` (options ``correlate_options``) and saved as CSV when
+    absent or when ``recompute``; that needs ground_truth.csv. Figures go to ``run_dir/figures``.
     """
     run = load_run(run_dir)
-    corr = run.correlations
+    corr, noise = run.correlations, run.noise_ceiling
+    opts = dict(correlate_options or {})
     if (corr is None or recompute) and run.ground_truth is not None:
-        corr = correlate(run.scores, run.ground_truth, **dict(correlate_options or {}))
+        corr = correlate(run.scores, run.ground_truth, **opts)
         write_table(corr, run.path / "correlations.csv")
+    if (noise is None or recompute) and run.ground_truth is not None:
+        noise = noise_ceiling(run.ground_truth, **{k: v for k, v in opts.items() if k in _NOISE_OPTIONS})
+        if len(noise):
+            write_table(noise, run.path / "noise_ceiling.csv")
     figs: dict[str, Path] = {}
     if figures:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            figs = make_figures(run.scores, run.ground_truth, corr, run.path / "figures",
+            figs = make_figures(run.scores, run.ground_truth, corr, run.path / "figures", noise_ceiling=noise,
                                 max_ground_truths=max_ground_truths)
-    blocks = build_blocks(run, corr, figs)
-    md_path = run.path / "report.md"
-    html_path = run.path / "report.html"
-    md_path.write_text(render_markdown(blocks, run.path), encoding="utf-8")
-    html_path.write_text(render_html(blocks), encoding="utf-8")
+    blocks = build_blocks(run, corr, figs, noise)
+    md_path = write_text(run.path / "report.md", render_markdown(blocks, run.path))
+    html_path = write_text(run.path / "report.html", render_html(blocks))
     return md_path, html_path

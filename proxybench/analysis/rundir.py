@@ -6,34 +6,34 @@ Layout (every file optional except the scores)::
       scores.csv | scores.parquet              tidy scores (one row per arch, proxy, seed)
       ground_truth.csv | ground_truth.parquet  tidy ground truth of the benchmark
       correlations.csv | correlations.parquet  output of proxybench.analysis.correlate
+      noise_ceiling.csv | noise_ceiling.parquet  output of proxybench.analysis.noise_ceiling
+      kd_vs_vanilla.csv                        KD-minus-vanilla comparisons (proxybench.analysis.compare_correlations)
       run.json                                 metadata: versions, config, seeds, machine, timings, benchmark
       figures/*.png, report.md, report.html    written by proxybench.analysis.write_report
 
-When both a CSV and a Parquet file exist, the CSV is read.
+When both a CSV and a Parquet file exist, the CSV is read. The columns of every table are in
+:mod:`proxybench.schema`. A correlations table of an older proxybench (a text ``seed`` column with ``avg_score``,
+``mean``, ``std`` and ``noise_ceiling`` rows) is read into the current layout, its noise-ceiling rows into the
+noise-ceiling table.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-TABLES = ("scores", "ground_truth", "correlations")
-FORMATS = ("csv", "parquet")
+from ..io import TABLE_FORMATS as FORMATS
+from ..io import parquet_engine, prepare_for_parquet, write_table  # noqa: F401  (public here)
+
+TABLES = ("scores", "ground_truth", "correlations", "noise_ceiling")
+_NULLABLE_INT = {"ground_truth": ("seed",), "correlations": ("seed",), "noise_ceiling": ("seed_a", "seed_b")}
 
 
-def parquet_engine() -> str:
-    """Name of an installed Parquet engine; ImportError saying how to get one otherwise."""
-    for name in ("pyarrow", "fastparquet"):
-        if importlib.util.find_spec(name) is not None:
-            return name
-    raise ImportError("Parquet needs the pyarrow package, which is not installed: pip install pyarrow "
-                      "(or install proxybench with its 'parquet' extra), or use --format csv")
+def _nullable_int(col: pd.Series) -> pd.Series:
+    return pd.to_numeric(col, errors="coerce").astype("Int64")
 
 
 def _fix_dtypes(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -42,16 +42,56 @@ def _fix_dtypes(name: str, df: pd.DataFrame) -> pd.DataFrame:
             df["error"] = df["error"].astype(object).where(df["error"].notna(), "").astype(str)
         if "status" in df.columns:
             df["status"] = df["status"].fillna("").astype(str)
-    if name == "correlations" and "seed" in df.columns:
-        df["seed"] = df["seed"].astype(str)
-    if name == "ground_truth" and "dataset" in df.columns:
-        df["dataset"] = df["dataset"].fillna("").astype(str)
+    if name == "ground_truth":
+        if "dataset" in df.columns:
+            df["dataset"] = df["dataset"].fillna("").astype(str)
+        if "seed" in df.columns:  # -1: the old spelling of a value not tied to a seed
+            df["seed"] = _nullable_int(df["seed"].where(df["seed"].astype(str) != "-1"))
+    for c in _NULLABLE_INT.get(name, ()):
+        if c in df.columns and name != "ground_truth":
+            df[c] = _nullable_int(df[c])
     return df
 
 
-def read_table(path: str | Path, name: str | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet table (by suffix); ``name`` (scores, ground_truth, correlations) fixes dtypes."""
-    path = Path(path)
+def _legacy_aggregate(label: str) -> tuple[str | None, int | None, int | None]:
+    """(aggregate, seed or seed_a, seed_b) of an old text ``seed`` label; aggregate None: a row to drop."""
+    if label == "avg_score":
+        return "headline", None, None
+    if label in ("mean", "std"):
+        return label, None, None
+    a, dash, b = label.partition("-")
+    if dash and a.isdigit() and b.isdigit():
+        return "pair", int(a), int(b)
+    return ("seed", int(float(label)), None) if label.replace(".", "", 1).isdigit() else (None, None, None)
+
+
+def split_legacy_correlations(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """An old correlations table (text ``seed``: ``avg_score``, seed ids, ``mean``, ``std``; ``noise_ceiling``
+    proxy rows with seed pairs) as (correlations, noise ceiling) in the current layout."""
+    from .. import schema
+
+    parts = [_legacy_aggregate(str(v)) for v in df["seed"]]
+    is_nc = (df["proxy"] == "noise_ceiling").to_numpy()
+    names = {"headline": schema.SCORE_MEAN, "seed": schema.PER_SEED, "mean": schema.MEAN_OVER_SEEDS,
+             "std": schema.STD_OVER_SEEDS}
+    nc_names = {"headline": schema.MEAN_OVER_PAIRS, "pair": schema.PER_PAIR, "std": schema.STD_OVER_PAIRS}
+    corr = df[~is_nc].copy()
+    corr["aggregate"] = [names.get(p[0]) for p, nc in zip(parts, is_nc) if not nc]
+    corr["seed"] = pd.array([p[1] for p, nc in zip(parts, is_nc) if not nc], dtype="Int64")
+    corr = corr[corr["aggregate"].notna()][list(schema.CORRELATIONS.names)].reset_index(drop=True)
+    if not is_nc.any():
+        return corr, None
+    nc = df[is_nc].copy()
+    nc_parts = [p for p, flag in zip(parts, is_nc) if flag]
+    nc["aggregate"] = [nc_names.get(p[0]) for p in nc_parts]  # the old "mean" rows repeat the headline: dropped
+    nc["seed_a"] = pd.array([p[1] for p in nc_parts], dtype="Int64")
+    nc["seed_b"] = pd.array([p[2] for p in nc_parts], dtype="Int64")
+    nc = nc[nc["aggregate"].notna()][list(schema.NOISE_CEILING.names)].reset_index(drop=True)
+    return corr, nc
+
+
+def _read(path: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The table at ``path`` with its schema's dtypes, and the noise-ceiling rows of an old correlations table."""
     if not path.is_file():
         raise FileNotFoundError(f"no such table: {path}")
     if path.suffix == ".parquet":
@@ -64,43 +104,17 @@ def read_table(path: str | Path, name: str | None = None) -> pd.DataFrame:
             raise ValueError(f"cannot read table {path}: {exc}") from None
     else:
         raise ValueError(f"unknown table format {path.suffix!r} of {path}; valid: .csv, .parquet")
-    return _fix_dtypes(name or path.stem, df)
+    legacy_noise = None
+    if name == "correlations" and "aggregate" not in df.columns and "seed" in df.columns:
+        df, legacy_noise = split_legacy_correlations(df.astype({"seed": str}))
+    return _fix_dtypes(name, df), legacy_noise
 
 
-def _prepare_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns mixing types (e.g. int and str seeds) become text, which Parquet requires."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object:
-            kinds = {type(v) for v in out[c].dropna()}
-            if len(kinds) > 1 or (kinds and kinds != {str}):
-                out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
-    return out
-
-
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` as CSV or Parquet (by suffix), atomically (a temporary file renamed into place)."""
+def read_table(path: str | Path, name: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet table (by suffix); ``name`` (scores, ground_truth, correlations, noise_ceiling)
+    gives its columns their schema's dtypes."""
     path = Path(path)
-    fmt = path.suffix.lstrip(".")
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown table format {fmt!r} for {path}; valid: {', '.join(FORMATS)}")
-    engine = parquet_engine() if fmt == "parquet" else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
-        else:
-            _prepare_for_parquet(df).to_parquet(tmp, index=False, engine=engine)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _read(path, name or path.stem)[0]
 
 
 def find_table(run_dir: Path, name: str) -> Path | None:
@@ -120,6 +134,7 @@ class RunData:
     ground_truth: pd.DataFrame | None = None
     correlations: pd.DataFrame | None = None
     metadata: dict = field(default_factory=dict)
+    noise_ceiling: pd.DataFrame | None = None
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -138,10 +153,14 @@ def load_run(run_dir: str | Path) -> RunData:
     if "proxy" not in scores.columns or "score" not in scores.columns:
         raise ValueError(f"{p} is not a scores table: it lacks the 'proxy'/'score' columns; it has "
                          f"{list(scores.columns)}")
-    tables = {}
-    for name in ("ground_truth", "correlations"):
+    tables: dict[str, pd.DataFrame | None] = {}
+    legacy_noise = None
+    for name in ("ground_truth", "correlations", "noise_ceiling"):
         q = find_table(run_dir, name)
-        tables[name] = read_table(q, name) if q is not None else None
+        tables[name], extra = _read(q, name) if q is not None else (None, None)
+        legacy_noise = legacy_noise if extra is None else extra
+    if tables["noise_ceiling"] is None:  # an older run keeps it inside correlations.csv
+        tables["noise_ceiling"] = legacy_noise
     meta: dict = {}
     mp = run_dir / "run.json"
     if mp.is_file():
@@ -151,4 +170,4 @@ def load_run(run_dir: str | Path) -> RunData:
             raise ValueError(f"cannot read {mp}: invalid JSON ({exc})") from None
         if not isinstance(meta, dict):
             raise ValueError(f"{mp} must hold a JSON object, got {type(meta).__name__}")
-    return RunData(run_dir, scores, tables["ground_truth"], tables["correlations"], meta)
+    return RunData(run_dir, scores, tables["ground_truth"], tables["correlations"], meta, tables["noise_ceiling"])

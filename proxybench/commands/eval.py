@@ -14,7 +14,8 @@ Score training-free proxies on the architectures of a benchmark and correlate th
 With no arguments, runs the shipped KD benchmark (nb201-kd-fmnist16) on its bundled Fashion-MNIST image
 sample with the default proxy set (DisWOT and its variants, the KD loss, and the common zero-cost proxies),
 the benchmark's trained teacher, prints the correlation table and writes the run directory:
-store.sqlite (resumable), scores.csv, ground_truth.csv, correlations.csv, run.json, report.md/.html, figures.
+store.sqlite (resumable), scores.csv, ground_truth.csv, correlations.csv, noise_ceiling.csv, run.json,
+report.md/.html, figures.
 
 Re-running with the same --out resumes: stored (arch, proxy, seed) scores are skipped; a run whose scoring
 settings (benchmark, data, batch size, network, teacher, device, options) differ is refused. A proxy that fails
@@ -127,7 +128,7 @@ def run(args) -> int:
     if plan.data.get("synthetic"):
         print("WARNING: synthetic (Gaussian noise) inputs: these correlations are not comparable with results on "
               "real images")
-    print(format_correlations(result.correlations, result.scores))
+    print(format_correlations(result.correlations, result.scores, result.noise_ceiling))
     kd_text = format_kd_vs_vanilla(result.kd_vs_vanilla)
     if kd_text:
         print(f"\n{kd_text}")

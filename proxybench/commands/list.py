@@ -145,10 +145,9 @@ def run(args) -> int:
 
         print(_table(list_teachers(), ("teacher spec", "description")))
     elif args.what == "datasets":
-        from ..benchmarks import datasets as ds
+        from ..benchmarks.datasets.registry import REGISTRY
 
-        rows = [(n, "x".join(map(str, ds.IMAGE_SHAPES[n])), str(ds.NUM_CLASSES[n]),
-                 _dataset_line(n)) for n in ds.DATASETS]
+        rows = [(d.name, "x".join(map(str, d.shape)), str(d.num_classes), d.description) for d in REGISTRY.values()]
         print(_table(rows, ("dataset", "shape", "classes", "notes")))
     else:
         from ..proxies import proxy_groups
@@ -159,17 +158,3 @@ def run(args) -> int:
         rows += [(g, COMPUTED_GROUPS[g]) for g in COMPUTED_GROUPS]
         print(_table(rows, ("group", "proxies (a proxy joins a group with groups=(...) in its decorator)")))
     return 0
-
-
-_DATASET_NOTES = {
-    "cifar10": "CIFAR-10 python pickles (cifar-10-batches-py)",
-    "cifar100": "CIFAR-100 python pickles (cifar-100-python), fine labels",
-    "imagenet16-120": "NB201's 16x16 downsampled ImageNet, first 120 classes",
-    "fashion-mnist": "Fashion-MNIST IDX files (Debian: /usr/share/datasets/fashion-mnist)",
-    "fashion-mnist-sample": "first 1,000 Fashion-MNIST test images, bundled with proxybench",
-    "synthetic": "Gaussian noise; only when asked for; flagged in every report",
-}
-
-
-def _dataset_line(name: str) -> str:
-    return _DATASET_NOTES.get(name, "")

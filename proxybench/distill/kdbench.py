@@ -27,9 +27,7 @@ import math
 import os
 import platform
 import socket
-import sqlite3
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -44,6 +42,7 @@ import pandas as pd
 import torch
 
 from .._version import __version__
+from ..sqlstore import SQLiteStore
 from .protocol import MODES, Protocol
 from .trainer import TrainData, auto_device, build_student, load_train_data, teacher_logits, train
 
@@ -119,48 +118,29 @@ def read_arch_file(path: str | Path) -> list[int]:
 # ---------------------------------------------------------------------------------------------------------
 # store
 # ---------------------------------------------------------------------------------------------------------
-class RunStore:
+class RunStore(SQLiteStore):
     """SQLite store of finished runs (WAL; one transaction per run)."""
 
+    SCHEMA = _SCHEMA
+
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.db = sqlite3.connect(str(self.path), timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute(_SCHEMA)
-        self.db.commit()
+        super().__init__(path, timeout=60)
+        self.open()
 
     def done(self) -> set[tuple[int, int, str]]:
-        return {(a, s, m) for a, s, m in self.db.execute("SELECT arch_index, seed, mode FROM runs")}
+        return {(a, s, m) for a, s, m in self.query("SELECT arch_index, seed, mode FROM runs")}
 
     def add(self, row: dict) -> None:
-        cols = ", ".join(RUN_COLUMNS)
-        marks = ", ".join("?" for _ in RUN_COLUMNS)
-        with self.db:  # one transaction
-            self.db.execute(f"INSERT OR REPLACE INTO runs ({cols}) VALUES ({marks})",
-                            [row[c] for c in RUN_COLUMNS])
+        self.insert("runs", RUN_COLUMNS, [[row[c] for c in RUN_COLUMNS]], replace=True)  # one transaction
 
     def frame(self) -> pd.DataFrame:
-        df = pd.read_sql_query("SELECT * FROM runs ORDER BY finished_at, arch_index, seed, mode", self.db)
-        return df[list(RUN_COLUMNS)]
-
-    def close(self) -> None:
-        self.db.close()
+        return self.read_frame("SELECT * FROM runs ORDER BY finished_at, arch_index, seed, mode", columns=RUN_COLUMNS)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from ..io import write_text
+
+    write_text(path, text)
 
 
 def write_runs_csv(store: RunStore, path: Path) -> None:

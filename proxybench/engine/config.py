@@ -35,15 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
+
 DEFAULT_BENCHMARK = "nb201-kd-fmnist16"
 DEFAULT_BATCH_SIZE = 64
 FORMATS = ("csv", "parquet")
 DEVICES = ("cpu", "cuda")
 NETWORK_KEYS = ("C", "N", "init")
 _DEFAULT_NETWORK = {"C": 16, "N": 5, "init": "default"}
-# data sets of NB201's official files -> proxybench.benchmarks.datasets names
-_GT_DATASETS = {"cifar10-valid": "cifar10", "cifar10": "cifar10", "cifar100": "cifar100",
-                "imagenet16-120": "imagenet16-120", "fashion-mnist": "fashion-mnist"}
 
 
 @dataclass
@@ -100,17 +99,7 @@ class Plan:
 
 # ---- small parsers ---------------------------------------------------------------------------------------------
 def _positive_int(value: Any, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}") from None
-    if v != value and not (isinstance(value, str) and value.strip().lstrip("+").isdigit()):
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    if v < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return v
+    return check_int(value, what, minimum, parse=True)
 
 
 def parse_workers(workers: int | str) -> int | str:
@@ -211,39 +200,44 @@ def benchmark_name(gt, given: Any) -> str:
 # ---- data --------------------------------------------------------------------------------------------------------
 def resolve_data(metadata: Mapping, gt_datasets: Sequence[str], data: str | None, data_root: Any,
                  batch_size: int, balanced: bool) -> dict:
-    """The data spec of a run: the data set the batches come from, its resolution, channels and classes."""
+    """The data spec of a run: the data set the batches come from, its resolution, channels and classes.
+
+    The benchmark's ``metadata["data"]`` wins; what it leaves out comes from the data set registry
+    (:mod:`proxybench.benchmarks.datasets.registry`), for the benchmark's data set or the images used."""
     from ..benchmarks import datasets as ds
 
     spec = metadata.get("data") if isinstance(metadata.get("data"), Mapping) else {}
     bench_ds = spec.get("dataset")
     if bench_ds is None:
-        families = sorted({_GT_DATASETS.get(str(d).lower(), None) or str(d) for d in gt_datasets})
-        known = [f for f in families if f in ds.DATASETS]
-        if len(known) == 1 and len(families) == 1:
-            bench_ds = known[0]
+        families = {str(d): ds.for_ground_truth(d) for d in gt_datasets}
+        names = {f.name for f in families.values() if f is not None}
+        if len(names) == 1 and all(families.values()):
+            bench_ds = names.pop()
         elif data is None:
             raise ValueError(f"the benchmark does not say which images its networks see (ground-truth datasets: "
                              f"{', '.join(map(str, gt_datasets))}); pass --data NAME, one of {', '.join(ds.DATASETS)}")
-    bench_canon = ds.canonical_name(bench_ds) if bench_ds is not None else None
+    bench = ds.get_dataset(bench_ds) if bench_ds is not None else None
     if data is None:  # the bundled sample, unless a data root is given for the benchmark's own data set
-        source = "fashion-mnist-sample" if bench_canon == "fashion-mnist" and data_root is None else bench_canon
+        source = "fashion-mnist-sample" if bench is not None and bench.name == "fashion-mnist" and data_root is None \
+            else bench.name
     elif str(data).lower().endswith(".npz"):
         source = str(Path(data).expanduser())
     else:
         source = ds.canonical_name(data)
-    native = ds.IMAGE_SHAPES.get(source) or ds.IMAGE_SHAPES.get(bench_canon or "", (3, 32, 32))
-    resolution = spec.get("resolution")
-    channels = spec.get("channels")
+    images = ds.REGISTRY.get(source)  # None for an .npz file
+    known = bench or images  # the networks' input: the benchmark's data set, else the images'
+    resolution, channels, num_classes = spec.get("resolution"), spec.get("channels"), spec.get("num_classes")
     if resolution is None:
-        resolution = ds.IMAGE_SHAPES[bench_canon][1] if bench_canon in ds.IMAGE_SHAPES else native[1]
+        resolution = known.resolution if known else 32
     if channels is None:
-        channels = ds.IMAGE_SHAPES[bench_canon][0] if bench_canon in ds.IMAGE_SHAPES else native[0]
-    num_classes = spec.get("num_classes") or ds.NUM_CLASSES.get(bench_canon or source)
-    out = {"dataset": source, "benchmark_dataset": bench_canon, "resolution": int(resolution),
+        channels = known.channels if known else 3
+    if not num_classes and known:
+        num_classes = known.num_classes
+    out = {"dataset": source, "benchmark_dataset": bench.name if bench else None, "resolution": int(resolution),
            "channels": int(channels), "num_classes": None if num_classes is None else int(num_classes),
            "split": str(spec.get("split", "test")), "batch_size": int(batch_size), "balanced": bool(balanced),
            "root": None if data_root is None else str(Path(data_root).expanduser()),
-           "synthetic": source == "synthetic"}
+           "synthetic": images is not None and images.layout == "generated"}
     return out
 
 

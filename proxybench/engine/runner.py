@@ -3,8 +3,9 @@
 :func:`run_eval` is the one code path behind ``proxybench eval`` and :func:`proxybench.evaluate`.
 
 A run directory holds ``store.sqlite`` (the resumable store), ``scores.csv`` (and ``.parquet``),
-``ground_truth.csv``, ``correlations.csv`` (and ``.parquet``), ``run.json`` (versions, configuration, seeds,
-machine, per-proxy timing, benchmark metadata, data spec, warnings) and the report with its figures.
+``ground_truth.csv``, ``correlations.csv`` and ``noise_ceiling.csv`` (and ``.parquet``), ``run.json`` (versions,
+configuration, seeds, machine, per-proxy timing, benchmark metadata, data spec, warnings) and the report with its
+figures. The columns of the tables are in :mod:`proxybench.schema`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..io import write_json, write_tables
 from .config import EvalSettings, Plan, choose_workers, make_plan, parse_workers
 from .executors import Job, Task, make_executor
 from .store import SCORE_COLUMNS, RunStore
@@ -43,6 +44,7 @@ class RunResult:
     plan: Plan
     warnings: list[str] = field(default_factory=list)
     kd_vs_vanilla: pd.DataFrame | None = None  # compare_correlations rows: tau on KD minus tau on vanilla accuracy
+    noise_ceiling: pd.DataFrame | None = None  # seed-to-seed agreement of the ground truth (when it has seeds)
 
 
 # ---- environment facts -----------------------------------------------------------------------------------------
@@ -142,39 +144,6 @@ def first_errors(scores: pd.DataFrame) -> dict[str, str]:
     return {str(p): str(g["error"].iloc[0]) for p, g in errs.groupby("proxy", sort=True)}
 
 
-def jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
-
-
-def write_table(df: pd.DataFrame, run_dir: Path, stem: str, formats: list[str]) -> list[Path]:
-    paths = []
-    for fmt in formats:
-        p = run_dir / f"{stem}.{fmt}"
-        tmp = p.with_name(f".{p.name}.tmp")
-        if fmt == "csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, p)
-        paths.append(p)
-    return paths
-
-
 # ---- the correlation table for the terminal -------------------------------------------------------------------------
 def format_kd_vs_vanilla(diffs: pd.DataFrame | None) -> str:
     """The KD-minus-vanilla differences as text (empty when there are none)."""
@@ -194,13 +163,14 @@ def format_kd_vs_vanilla(diffs: pd.DataFrame | None) -> str:
     return "\n\n".join(blocks)
 
 
-def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame) -> str:
-    """Headline correlations as text: one block per ground truth, proxies sorted by Kendall tau."""
-    from ..analysis.correlation import HEADLINE, NOISE_CEILING
+def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: pd.DataFrame | None = None) -> str:
+    """Headline correlations as text: one block per ground truth, proxies sorted by Kendall tau, and the noise
+    ceiling (from the ``noise`` table) as the last row when the ground truth has one."""
+    from ..analysis.correlation import HEADLINE, NOISE_CEILING, noise_headline
 
     if corr is None or corr.empty:
         return "no correlations: none of the scored architectures has a ground truth in the benchmark"
-    head = corr[corr["seed"].astype(str) == HEADLINE]
+    head = corr[corr["aggregate"] == HEADLINE]
     counts = status_counts(scores)
     blocks = []
     for gt_name, g in head.groupby("ground_truth", sort=False):
@@ -212,18 +182,29 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame) -> str:
 
             lo, hi = get("kendall", "ci_low"), get("kendall", "ci_high")
             n = int(val.loc[(proxy, "kendall"), "n"]) if (proxy, "kendall") in val.index else 0
-            c = counts.get(proxy, {})
-            rows.append({"proxy": proxy, "kendall": get("kendall"),
-                         "95% CI (tau)": f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) and np.isfinite(hi) else "",
+            rows.append({"proxy": proxy, "kendall": get("kendall"), "95% CI (tau)": _ci_text(lo, hi),
                          "spearman": get("spearman"), "pearson": get("pearson"), "n": n,
-                         "errors": "" if proxy == NOISE_CEILING else int(c.get("error", 0))})
+                         "errors": int(counts.get(proxy, {}).get("error", 0))})
         table = pd.DataFrame(rows).sort_values("kendall", ascending=False, na_position="last")
+        nc = noise_headline(noise, gt_name)
+        if len(nc):
+            def nc_get(stat, col="value", nc=nc):
+                return float(nc.loc[stat, col]) if stat in nc.index else math.nan
+
+            row = {"proxy": NOISE_CEILING, "kendall": nc_get("kendall"),
+                   "95% CI (tau)": _ci_text(nc_get("kendall", "ci_low"), nc_get("kendall", "ci_high")),
+                   "spearman": nc_get("spearman"), "pearson": math.nan, "n": int(nc["n"].iloc[0]), "errors": ""}
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         text = table.to_string(index=False, float_format=lambda v: f"{v:+.3f}", na_rep="nan")
         note = ""
         if table["n"].max() < 3:
             note = "\n(fewer than 3 architectures with a ground truth: correlations are undefined)"
         blocks.append(f"ground truth: {gt_name}\n{text}{note}")
     return "\n\n".join(blocks)
+
+
+def _ci_text(lo: float, hi: float) -> str:
+    return f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
 
 
 def _write_report(run_dir: Path) -> str | None:
@@ -318,16 +299,18 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
         log.warning(note)
 
     # correlations with the benchmark's ground truth, on the selected architectures
-    from ..analysis.correlation import correlate, kd_vanilla_differences
+    from ..analysis.correlation import correlate, kd_vanilla_differences, noise_ceiling
 
     gt = plan.benchmark.ground_truth
     sel = {i for i, _ in plan.archs}
     gt_sel = gt[gt["arch_index"].isin(sel)].reset_index(drop=True)
-    corr = None
-    kd_vs_vanilla = None
+    corr = kd_vs_vanilla = noise = None
     if len(gt_sel):
-        corr = correlate(scores, gt_sel, ci=settings.ci_resamples > 0, n_resamples=max(settings.ci_resamples, 1))
-        kd_vs_vanilla = kd_vanilla_differences(scores, gt_sel, corr, n_resamples=max(settings.ci_resamples, 1))
+        ci = {"ci": settings.ci_resamples > 0, "n_resamples": max(settings.ci_resamples, 1)}
+        corr = correlate(scores, gt_sel, **ci)
+        kd_vs_vanilla = kd_vanilla_differences(scores, gt_sel, corr, n_resamples=ci["n_resamples"])
+        noise = noise_ceiling(gt_sel, **ci)
+        noise = noise if len(noise) else None
     counts = status_counts(scores)
     n_err = sum(c["error"] for c in counts.values())
     if n_err:
@@ -385,23 +368,25 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
     result_dir: Path | None = None
     if tmp is None:
         result_dir = run_dir
-        write_table(scores, run_dir, "scores", plan.formats)
+        write_tables(scores, run_dir, "scores", plan.formats)
         gt_fmt = list(dict.fromkeys(["csv", *plan.formats]))
-        write_table(gt_sel, run_dir, "ground_truth", gt_fmt)
+        write_tables(gt_sel, run_dir, "ground_truth", gt_fmt)
         if corr is not None:
-            write_table(corr, run_dir, "correlations", gt_fmt)
+            write_tables(corr, run_dir, "correlations", gt_fmt)
+        if noise is not None:
+            write_tables(noise, run_dir, "noise_ceiling", gt_fmt)
         if kd_vs_vanilla is not None:
-            write_table(kd_vs_vanilla, run_dir, "kd_vs_vanilla", gt_fmt)
+            write_tables(kd_vs_vanilla, run_dir, "kd_vs_vanilla", gt_fmt)
         info["timing"]["wall_s"] = time.time() - started
-        (run_dir / "run.json").write_text(json.dumps(jsonable(info), indent=1) + "\n")
+        write_json(run_dir / "run.json", info)
         if settings.report:
             note = _write_report(run_dir)
             if note:
                 plan.warnings.append(note)
                 log.warning(note)
                 info["warnings"] = plan.warnings
-                (run_dir / "run.json").write_text(json.dumps(jsonable(info), indent=1) + "\n")
+                write_json(run_dir / "run.json", info)
     else:
         tmp.cleanup()
     return RunResult(scores=scores, correlations=corr, run_dir=result_dir, info=info, plan=plan,
-                     warnings=list(plan.warnings), kd_vs_vanilla=kd_vs_vanilla)
+                     warnings=list(plan.warnings), kd_vs_vanilla=kd_vs_vanilla, noise_ceiling=noise)

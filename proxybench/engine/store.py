@@ -13,7 +13,8 @@ All rows of one unit (every proxy of one architecture and seed) are written in o
 killed at any instant leaves only whole units behind; re-opening the store with the same identity resumes
 (what is done is skipped), with a different identity is refused with the keys that differ.
 
-Only the process that owns the run writes; workers return results to it. An advisory lock file
+The WAL journal, the schema and the transactions come from :class:`proxybench.sqlstore.SQLiteStore`. Only the
+process that owns the run writes; workers return results to it. An advisory lock file
 (``store.lock``, :func:`fcntl.flock`) keeps a second process from writing to the same run at the same time.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,10 +30,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..schema import SCORES
+from ..sqlstore import SQLiteStore
+
 STORE_NAME = "store.sqlite"
 LOCK_NAME = "store.lock"
 SCHEMA_VERSION = 1
-SCORE_COLUMNS = ["arch_index", "arch", "proxy", "seed", "score", "seconds", "status", "error"]
+SCORE_COLUMNS = list(SCORES.names)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,28 +105,26 @@ def diff_identity(stored: Mapping, current: Mapping, prefix: str = "") -> list[s
     return out
 
 
-class RunStore:
+class RunStore(SQLiteStore):
     """The SQLite store of one run directory. Use as a context manager (it holds the directory's lock)."""
 
+    SCHEMA = _SCHEMA
+
     def __init__(self, run_dir: str | os.PathLike, identity: Mapping, *, versions: Mapping | None = None):
+        super().__init__(Path(run_dir) / STORE_NAME, timeout=30.0)
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / STORE_NAME
         self.identity = dict(identity)
         self.versions = dict(versions or {})
         self.resumed = False
         self.version_notes: list[str] = []
         self._lock_fd: int | None = None
-        self.conn: sqlite3.Connection | None = None
 
     # ---- opening --------------------------------------------------------------------------------------
     def open(self) -> RunStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._acquire_lock()
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.executescript(_SCHEMA)
+            super().open()
             self._check_identity()
         except BaseException:
             self.close()
@@ -146,19 +147,18 @@ class RunStore:
         self._lock_fd = fd
 
     def _meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def _check_identity(self) -> None:
         stored = self._meta("identity")
         if stored is None:
-            with self.transaction():
-                self.conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-                    ("schema_version", str(SCHEMA_VERSION)),
-                    ("identity", _json(self.identity)),
-                    ("created", str(time.time())),
-                    ("versions", _json(self.versions)),
-                ])
+            self.insert("meta", ("key", "value"), [
+                ("schema_version", str(SCHEMA_VERSION)),
+                ("identity", _json(self.identity)),
+                ("created", str(time.time())),
+                ("versions", _json(self.versions)),
+            ])
             return
         schema = int(self._meta("schema_version") or 0)
         if schema != SCHEMA_VERSION:
@@ -177,9 +177,7 @@ class RunStore:
         self.resumed = True
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        super().close()
         if self._lock_fd is not None:
             import fcntl
 
@@ -187,32 +185,22 @@ class RunStore:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> RunStore:
-        return self.open()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def transaction(self):
-        """``with store.transaction():`` — BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
-        return _Transaction(self.conn)
-
     # ---- queries ----------------------------------------------------------------------------------------
     def done(self) -> dict[tuple[int, int], set[str]]:
         """(arch_index, seed) -> the proxies stored for it."""
         out: dict[tuple[int, int], set[str]] = {}
-        for a, s, p in self.conn.execute("SELECT arch_index, seed, proxy FROM scores"):
+        for a, s, p in self.query("SELECT arch_index, seed, proxy FROM scores"):
             out.setdefault((int(a), int(s)), set()).add(p)
         return out
 
     def n_units(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+        return int(self.query("SELECT COUNT(*) FROM units")[0][0])
 
     def scores(self, arch_indices: Iterable[int] | None = None, proxies: Iterable[str] | None = None,
                seeds: Iterable[int] | None = None) -> pd.DataFrame:
         """The tidy scores table (columns :data:`SCORE_COLUMNS`), optionally restricted to a selection, sorted
         by (arch_index, seed, proxy)."""
-        df = pd.read_sql_query(f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores", self.conn)
+        df = self.read_frame(f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores")
         if arch_indices is not None:
             df = df[df["arch_index"].isin(list(arch_indices))]
         if proxies is not None:
@@ -224,18 +212,18 @@ class RunStore:
         return df.sort_values(["arch_index", "seed", "proxy"], kind="stable").reset_index(drop=True)
 
     def units(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM units ORDER BY arch_index, seed", self.conn)
+        return self.read_frame("SELECT * FROM units ORDER BY arch_index, seed")
 
     # ---- writing ----------------------------------------------------------------------------------------
     def add_unit(self, unit: UnitResult) -> None:
         """Store every score of one (arch, seed) in one transaction."""
         rows = [(unit.arch_index, unit.arch, proxy, unit.seed, _sql_float(score), float(seconds), status,
                  error or "", int(size)) for proxy, score, seconds, status, error, size in unit.results]
-        with self.transaction():
-            self.conn.executemany(
+        with self.transaction() as conn:
+            conn.executemany(
                 "INSERT INTO scores (arch_index, arch, proxy, seed, score, seconds, status, error, batch_size) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            self.conn.execute(
+            conn.execute(
                 "INSERT INTO units (arch_index, seed, arch, seconds, build_seconds, batch_size, worker, finished_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (arch_index, seed) DO UPDATE SET "
                 "seconds = units.seconds + excluded.seconds, build_seconds = units.build_seconds + "
@@ -249,16 +237,3 @@ def _sql_float(v: float) -> float | None:
     """SQLite stores NaN as NULL; +-inf is kept."""
     v = float(v)
     return None if v != v else v
-
-
-class _Transaction:
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False

@@ -27,6 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..checks import check_choice, check_int
+from ..io import write_json, write_tables
 from . import report
 from .evolution import DEFAULT_CYCLES, DEFAULT_POPULATION, DEFAULT_SAMPLE, check_evolution, regularized_evolution
 from .fitness import (
@@ -76,18 +78,6 @@ class SearchResult:
 
 
 # ---- settings ----------------------------------------------------------------------------------------------------
-def _int(value: Any, what: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _choice(value: Any, valid: tuple[str, ...], what: str) -> str:
-    if value not in valid:
-        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
-    return value
-
-
 def _plain_data(meta: Mapping, resolution: int | None, channels: int | None, num_classes: int | None) -> dict:
     """Shape of the networks when no image is needed (oracle / callable fitness): for the budget's counts."""
     spec = meta.get("data") if isinstance(meta.get("data"), Mapping) else {}
@@ -144,14 +134,14 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     from ..proxies import check_options, get_spec
 
     notes: list[str] = []
-    algorithm = _choice(algorithm, ALGORITHMS, "algorithm")
-    space_kind = _choice(space, SPACES, "search space")
-    seed, score_seed = _int(seed, "seed"), _int(score_seed, "score_seed")
-    teacher_seed = _int(teacher_seed, "teacher_seed")
+    algorithm = check_choice(algorithm, ALGORITHMS, "algorithm")
+    space_kind = check_choice(space, SPACES, "search space")
+    seed, score_seed = check_int(seed, "seed", 0), check_int(score_seed, "score_seed", 0)
+    teacher_seed = check_int(teacher_seed, "teacher_seed", 0)
     if algorithm == "evolution":
         check_evolution(population, sample, cycles)
     else:
-        _int(cycles, "cycles", 1)
+        check_int(cycles, "cycles", 1)
     budget = parse_budget(budget)
     fmts = parse_formats(formats)
     device = resolve_device(device)
@@ -187,16 +177,16 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
 
             raise ValueError("no benchmark given, so no data: pass --data NAME (one of "
                              f"{', '.join(DATASETS)}) or the path of an .npz file for the proxies' input batch")
-        _int(batch_size, "batch_size", 1)
+        check_int(batch_size, "batch_size", 1)
         data_spec = resolve_data(meta, gt.datasets() if gt is not None else [], data, data_root, batch_size, False)
         if resolution is not None:
-            data_spec["resolution"] = _int(resolution, "resolution", 4)
+            data_spec["resolution"] = check_int(resolution, "resolution", 4)
         if channels is not None:
-            data_spec["channels"] = _int(channels, "channels", 1)
+            data_spec["channels"] = check_int(channels, "channels", 1)
         images, dnotes = load_data(data_spec)
         notes += dnotes
         if num_classes is not None:
-            data_spec["num_classes"] = _int(num_classes, "num_classes", 1)
+            data_spec["num_classes"] = check_int(num_classes, "num_classes", 1)
     else:
         data_spec = _plain_data(meta, resolution, channels, num_classes)
 
@@ -205,7 +195,7 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     if gt is not None:
         prefer = data_spec.get("benchmark_dataset") or data_spec.get("dataset")
         gt_pair = report.resolve_metric(gt, metric, prefer_dataset=prefer)
-        table = gt.table(gt_pair[1], gt_pair[0])
+        table = gt.table(*gt_pair)
     elif metric is not None:
         raise ValueError(f"--metric {metric!r} given but no ground truth: pass --benchmark NAME|PATH")
 
@@ -338,8 +328,8 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     files: list[Path] = []
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        files += report.write_table(traj, out_dir, "trajectory", fmts)
-        files += report.write_table(scores, out_dir, "scores", fmts)
+        files += write_tables(traj, out_dir, "trajectory", fmts)
+        files += write_tables(scores, out_dir, "scores", fmts)
         if plot:
             label = "fitness: mean percentile rank" if fit.online else f"fitness: {fit.name}"
             title = (f"{algorithm} search, fitness {fit.name}, seed {seed}"
@@ -347,7 +337,7 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
             files.append(report.plot_trajectory(traj, out_dir / "search.png", title=title, fitness_label=label,
                                                 truth=truth))
         info["files"] = [p.name for p in files] + ["search.json"]
-        files.append(report.write_json(info, out_dir / "search.json"))
+        files.append(write_json(out_dir / "search.json", info))
     return SearchResult(trajectory=traj, scores=scores, best_index=best_index, best_arch=best_arch,
                         best_score=best_score, config=config, ground_truth=truth, cost=cost,
                         wall_seconds=wall_seconds, search_seconds=search_seconds,

@@ -15,7 +15,6 @@ images (``protocol.train_subset``, else the data set's training-set size) / ``co
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -26,12 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from ..engine.runner import jsonable, write_table  # noqa: F401  (shared with the eval runner)
-
 DISWOT_REFERENCE = {"proxy_search_s": 1200.0, "training_search_s": 216000.0}
-TRAIN_SIZES = {"fashion-mnist": 60000, "cifar10": 50000, "cifar100": 50000, "imagenet16-120": 151700}
-_GT_FAMILIES = {"cifar10-valid": "cifar10", "cifar10": "cifar10", "cifar100": "cifar100",
-                "imagenet16-120": "imagenet16-120", "fashion-mnist": "fashion-mnist"}
 _MAX_EQUIV_SCAN = 2000  # look for function-equivalent archs only in tables this small (larger ones hold them all)
 
 
@@ -49,11 +43,13 @@ def resolve_metric(gt: Any, metric: str | None = None, dataset: str | None = Non
     if dataset is None:
         have = gt.datasets(metric)
         if len(have) > 1 and prefer_dataset is not None:
-            match = [d for d in have if _GT_FAMILIES.get(d.lower(), d.lower()) == prefer_dataset]
+            from ..benchmarks.datasets.registry import for_ground_truth
+
+            match = [d for d in have if getattr(for_ground_truth(d), "name", d.lower()) == prefer_dataset]
             dataset = match[0] if match else have[0]
         else:
             dataset = have[0]
-    return gt.resolve(metric, dataset)
+    return gt.resolve(dataset=dataset, metric=metric)
 
 
 def true_values(table: pd.Series, indices: Any) -> np.ndarray:
@@ -106,10 +102,10 @@ def seconds_per_training_run(metadata: Mapping, n_rows: int | None = None) -> tu
     ips, epochs = compute.get("median_images_per_s"), proto.get("epochs")
     images = proto.get("train_subset")
     if images is None:
-        from ..benchmarks.datasets import canonical_name
+        from ..benchmarks.datasets.registry import get_dataset
 
         try:
-            images = TRAIN_SIZES.get(canonical_name(str(proto.get("dataset", ""))))
+            images = get_dataset(str(proto.get("dataset", ""))).train_size
         except ValueError:
             images = None
     if ips and epochs and images:
@@ -179,14 +175,4 @@ def plot_trajectory(traj: pd.DataFrame, path: str | os.PathLike, *, title: str, 
     path = Path(path)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return path
-
-
-# ---- files -------------------------------------------------------------------------------------------------------
-
-
-def write_json(obj: Any, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(jsonable(obj), indent=1) + "\n")
-    os.replace(tmp, path)
     return path

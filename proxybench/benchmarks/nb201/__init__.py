@@ -1,14 +1,17 @@
-"""NAS-Bench-201: the cell space, its encodings and canonical forms, the network and its counts."""
+"""NAS-Bench-201: the cell space, its encodings and canonical forms, the network and its counts.
+
+The space (:mod:`.space`: strings, indices, encodings, canonical forms) and the closed-form counts
+(:mod:`.counts`) need no torch, and importing this package does not load it. The network (:mod:`.network`,
+:func:`build_network`) and the measured counts (:func:`count_flops`) load torch when first used.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-import torch
-
-from ...initialization import INIT_SCHEMES, initialize
 from .counts import FLOP_CONVENTIONS, count_flops, count_params, nb201_counts, nb201_flops, nb201_params
-from .network import Cell, NB201Network
 from .space import (
     CANONICAL_RULES,
     EDGES,
@@ -34,6 +37,24 @@ from .space import (
     unique_indices,
 )
 
+if TYPE_CHECKING:
+    from .network import NB201Network
+
+_LAZY = {"Cell": ".network", "NB201Network": ".network", "INIT_SCHEMES": "...initialization",
+         "initialize": "...initialization"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 def build_network(arch: str | int | Sequence[int], C: int = 16, N: int = 5, num_classes: int = 10,
                   in_channels: int = 3, *, seed: int | None = None, init: str = "default") -> NB201Network:
@@ -42,6 +63,11 @@ def build_network(arch: str | int | Sequence[int], C: int = 16, N: int = 5, num_
     With ``seed`` the weights are initialized by ``init`` (one of :data:`INIT_SCHEMES`) from that seed, so the
     same seed gives bitwise-identical weights; without it PyTorch's default init draws from the global RNG.
     """
+    import torch
+
+    from ...initialization import INIT_SCHEMES, initialize
+    from .network import NB201Network
+
     if init not in INIT_SCHEMES:
         raise ValueError(f"unknown init scheme {init!r}; valid: {', '.join(INIT_SCHEMES)}")
     arch = parse_arch(arch)

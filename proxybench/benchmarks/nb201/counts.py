@@ -46,16 +46,17 @@ on it for every cell, resolution and class count.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-
+from ...checks import check_int
 from .space import OPS, arch_to_ops, parse_arch
+
+if TYPE_CHECKING:  # the closed form needs no torch; the measuring functions import it when called
+    import torch
+    from torch import nn
 
 FLOP_CONVENTIONS: tuple[str, ...] = ("naslib", "xautodl")
 """FLOP counting conventions: NASLib/NAS-Bench-Suite-Zero (tensorwatch) and NB201's own (xautodl)."""
-
-_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.PReLU, nn.ELU, nn.LeakyReLU)
 
 
 def _check_convention(convention: str) -> str:
@@ -80,6 +81,8 @@ def _adaptive_pool_flops(inp: torch.Tensor, out: torch.Tensor) -> int:
 
 def _module_flops(m: nn.Module, inp: torch.Tensor, out: torch.Tensor, convention: str) -> int:
     """FLOPs of one call of leaf module ``m`` in ``convention``."""
+    from torch import nn
+
     if isinstance(m, nn.Conv2d):
         kh, kw = m.kernel_size
         positions = out.numel() // m.out_channels
@@ -95,7 +98,7 @@ def _module_flops(m: nn.Module, inp: torch.Tensor, out: torch.Tensor, convention
         return 0
     if isinstance(m, nn.BatchNorm2d):
         return inp.numel() * (2 if m.affine else 1)
-    if isinstance(m, _ACTIVATIONS):
+    if isinstance(m, (nn.ReLU, nn.ReLU6, nn.PReLU, nn.ELU, nn.LeakyReLU)):
         return inp.numel()
     if isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)):
         kh, kw = _pair(m.kernel_size)
@@ -116,6 +119,8 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], convention: str = 
     """FLOPs (millions) of one forward pass of a single input of ``input_shape`` = (C, H, W), measured with
     forward hooks on the leaf modules in ``convention`` (see the module docstring). The model runs in eval
     mode under ``no_grad`` and is put back in its previous mode."""
+    import torch
+
     _check_convention(convention)
     try:
         shape = tuple(input_shape)
@@ -146,12 +151,6 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], convention: str = 
 
 
 # ---- closed form for the NB201 network -------------------------------------------------------------------
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
 
 def _check_res(resolution) -> int:
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4 or resolution % 4:
@@ -215,7 +214,7 @@ def nb201_counts(arch: str | int | Sequence[int], C: int = 16, N: int = 5, num_c
     at ``resolution`` x ``resolution`` input, exactly, without building it. FLOPs in ``convention``."""
     naslib = _check_convention(convention) == "naslib"
     for name, value in (("C", C), ("N", N), ("num_classes", num_classes), ("in_channels", in_channels)):
-        _check_positive_int(name, value)
+        check_int(value, name, 1)
     ops = arch_to_ops(parse_arch(arch))
     params, flops = _backbone_counts(C, num_classes, in_channels, _check_res(resolution), naslib)
     for c, h in _stage_shapes(C, resolution):

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ...checks import check_int
 from .space import EDGES, OPS, arch_to_ops, ops_to_arch, parse_arch
 
 
@@ -107,10 +108,8 @@ class NB201Network(nn.Module):
     def __init__(self, arch: str, C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int = 3,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
-        for name, value, lo in (("C", C, 1), ("N", N, 1), ("num_classes", num_classes, 1),
-                                ("in_channels", in_channels, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+        for name, value in (("C", C), ("N", N), ("num_classes", num_classes), ("in_channels", in_channels)):
+            check_int(value, name, 1)
         self.arch = parse_arch(arch)
         self.ops = arch_to_ops(self.arch)
         self.C, self.N, self.num_classes, self.in_channels = C, N, num_classes, in_channels

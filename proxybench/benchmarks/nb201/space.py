@@ -130,8 +130,10 @@ def _official_order() -> tuple[tuple[str, ...], dict[str, int]]:
     Enumerate node 1's op combination outermost, then node 2's, then node 3's; within a node the op on
     input 0 varies slowest; then shuffle in place with ``random.Random(88)`` (as NB201 did).
     """
-    per_node = [list(itertools.product(range(len(OPS)), repeat=n)) for n in (1, 2, 3)]
-    archs = [ops_to_arch(a + b + c) for a in per_node[0] for b in per_node[1] for c in per_node[2]]
+    # the text of each node group, e.g. "|nor_conv_3x3~0|skip_connect~1|"; joined, they spell ops_to_arch(ops)
+    groups = [["|" + "|".join(f"{OPS[o]}~{k}" for k, o in enumerate(ops)) + "|"
+               for ops in itertools.product(range(len(OPS)), repeat=n)] for n in (1, 2, 3)]
+    archs = [f"{a}+{b}+{c}" for a in groups[0] for b in groups[1] for c in groups[2]]
     random.Random(88).shuffle(archs)
     return tuple(archs), {a: i for i, a in enumerate(archs)}
 
