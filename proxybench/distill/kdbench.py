@@ -679,14 +679,14 @@ def _mean_ci(values: np.ndarray, *, n_resamples: int, confidence_level: float, s
 
 def _noise_tau_ci(full: pd.DataFrame, *, n_resamples: int, confidence_level: float, seed: int) -> list[float]:
     """Bootstrap CI over cells of the mean seed-to-seed Kendall tau (cells x seeds table, every cell complete)."""
-    from ..analysis.correlation import HEADLINE, noise_ceiling
+    from ..analysis.correlation import NOISE_HEADLINE, noise_ceiling
 
     gt = full.rename_axis(index="arch_index", columns="seed").stack().rename("value").reset_index()
     gt["arch"] = gt["arch_index"].astype(str)
     gt["metric"] = "acc"
     nc = noise_ceiling(gt, "acc", statistics=("kendall",), n_resamples=n_resamples, ci_method="percentile",
                        confidence_level=confidence_level, seed=seed)
-    head = nc[(nc["seed"] == HEADLINE) & (nc["statistic"] == "kendall")]
+    head = nc[(nc["aggregate"] == NOISE_HEADLINE) & (nc["statistic"] == "kendall")]
     if head.empty:
         return [math.nan, math.nan]
     return [float(head["ci_low"].iloc[0]), float(head["ci_high"].iloc[0])]
