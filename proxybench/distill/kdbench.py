@@ -42,22 +42,9 @@ import pandas as pd
 import torch
 
 from .._version import __version__
-from ..sqlstore import SQLiteStore
 from .protocol import MODES, Protocol
+from .runstore import RUN_COLUMNS, RunStore, write_runs_csv  # noqa: F401  (public here too)
 from .trainer import TrainData, auto_device, build_student, load_train_data, teacher_logits, train
-
-RUN_COLUMNS = ("arch_index", "arch", "seed", "mode", "test_acc", "best_test_acc", "train_loss", "train_acc",
-               "seconds", "images_per_s", "steps", "images", "diverged", "device", "threads", "torch",
-               "protocol_key", "finished_at")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    arch_index INTEGER NOT NULL, arch TEXT NOT NULL, seed INTEGER NOT NULL, mode TEXT NOT NULL,
-    test_acc REAL, best_test_acc REAL, train_loss REAL, train_acc REAL, seconds REAL, images_per_s REAL,
-    steps INTEGER, images INTEGER, diverged INTEGER, device TEXT, threads INTEGER, torch TEXT,
-    protocol_key TEXT, finished_at TEXT,
-    PRIMARY KEY (arch_index, seed, mode)
-)"""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -115,36 +102,10 @@ def read_arch_file(path: str | Path) -> list[int]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------
-# store
-# ---------------------------------------------------------------------------------------------------------
-class RunStore(SQLiteStore):
-    """SQLite store of finished runs (WAL; one transaction per run)."""
-
-    SCHEMA = _SCHEMA
-
-    def __init__(self, path: str | Path):
-        super().__init__(path, timeout=60)
-        self.open()
-
-    def done(self) -> set[tuple[int, int, str]]:
-        return {(a, s, m) for a, s, m in self.query("SELECT arch_index, seed, mode FROM runs")}
-
-    def add(self, row: dict) -> None:
-        self.insert("runs", RUN_COLUMNS, [[row[c] for c in RUN_COLUMNS]], replace=True)  # one transaction
-
-    def frame(self) -> pd.DataFrame:
-        return self.read_frame("SELECT * FROM runs ORDER BY finished_at, arch_index, seed, mode", columns=RUN_COLUMNS)
-
-
 def _atomic_write_text(path: Path, text: str) -> None:
     from ..io import write_text
 
     write_text(path, text)
-
-
-def write_runs_csv(store: RunStore, path: Path) -> None:
-    _atomic_write_text(path, store.frame().to_csv(index=False, float_format="%.4f"))
 
 
 # ---------------------------------------------------------------------------------------------------------

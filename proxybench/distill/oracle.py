@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .distillers import KDBatch, TrainingDistiller, register_distiller
+from .distiller_base import KDBatch, TrainingDistiller, register_distiller
 from .losses import ORACLE_FALLBACKS, oracle_kd_loss
 
 

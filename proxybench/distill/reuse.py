@@ -11,14 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .protocol import KD_ONLY_FIELDS, Protocol
+from .runstore import RunStore
 
 
 def reuse_vanilla(source_dir: str | Path, store, protocol: Protocol, plan: list[dict]) -> int:
     """Copy the vanilla runs of ``source_dir`` that ``plan`` needs and ``store`` lacks; returns how many.
 
     Raises ``ValueError`` when the source's vanilla protocol differs (naming the differing fields)."""
-    from .kdbench import RunStore
-
     source_dir = Path(source_dir)
     if not (source_dir / "runs.sqlite").exists() or not (source_dir / "protocol.json").exists():
         raise FileNotFoundError(f"{source_dir} is not a kd-bench build directory (needs runs.sqlite and "
