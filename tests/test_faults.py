@@ -114,3 +114,89 @@ def test_bad_teacher_checkpoint_is_a_clear_error(tmp_path, content, says):
     msg = str(info.value)
     assert says in msg and str(path) in msg and "kd-bench teacher" in msg
     assert "weights_only" not in msg and "Re-running" not in msg
+
+
+# ---- a corrupt, empty or read-only run directory -----------------------------------------------------------------
+def _eval_args(bench: Path, run: Path) -> list[str]:
+    return ["eval", "--benchmark", str(bench), "--proxies", "params", "--archs", "3", "--batch-size", "4",
+            "--ci-resamples", "0", "--no-report", "--workers", "0", "--quiet", "--out", str(run)]
+
+
+def _good_run(tmp_path: Path) -> tuple[list[str], Path]:
+    from proxybench.cli import main
+
+    bench = make_benchmark(tmp_path / "b.pbgt")
+    run = tmp_path / "run"
+    args = _eval_args(bench, run)
+    assert main(args) == 0
+    return args, run
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_corrupt_store_exits_2_naming_the_file_and_restart_keeps_it(tmp_path, capsys, damage):
+    from proxybench.cli import main
+
+    args, run = _good_run(tmp_path)
+    store = run / "store.sqlite"
+    for extra in ("store.sqlite-wal", "store.sqlite-shm"):
+        (run / extra).unlink(missing_ok=True)
+    data = store.read_bytes()
+    store.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not a database at all " * 300)
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(store) in err and "--out" in err and "--restart" in err and "Traceback" not in err
+    broken = store.read_bytes()
+    assert main([*args, "--restart"]) == 0
+    kept = list(run.glob("store.sqlite.old-*"))
+    assert [p.read_bytes() for p in kept if not p.name.endswith(("-wal", "-shm"))] == [broken]
+    assert "moved aside" in capsys.readouterr().err
+
+
+def test_an_empty_store_is_refused_not_treated_as_new(tmp_path, capsys):
+    from proxybench.cli import main
+
+    bench = make_benchmark(tmp_path / "b.pbgt")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "store.sqlite").write_bytes(b"")
+    args = _eval_args(bench, run)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(run / "store.sqlite") in err and "empty" in err and "--restart" in err
+    assert (run / "store.sqlite").stat().st_size == 0
+    assert main([*args, "--restart"]) == 0
+    assert list(run.glob("store.sqlite.old-*"))
+
+
+def test_a_read_only_run_directory_exits_2_and_loses_nothing(tmp_path, capsys):
+    from proxybench.cli import main
+
+    args, run = _good_run(tmp_path)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    mode = run.stat().st_mode
+    run.chmod(0o555)
+    try:
+        if os.access(run, os.W_OK):
+            pytest.skip("chmod does not make the directory read-only here (running as root)")
+        capsys.readouterr()
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert str(run) in err and "--out" in err and "Traceback" not in err
+    finally:
+        run.chmod(mode)
+    after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert after["store.sqlite"] == before["store.sqlite"]
+
+
+def test_an_uncreatable_run_directory_exits_2_naming_it(tmp_path, capsys):
+    """A directory no one can write to, root included (/proc refuses new entries)."""
+    from proxybench.cli import main
+
+    bench = make_benchmark(tmp_path / "b.pbgt")
+    run = Path("/proc/self/proxybench-run")
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc")
+    assert main(_eval_args(bench, run)) == 2
+    err = capsys.readouterr().err
+    assert str(run) in err and "--out" in err and "Traceback" not in err

@@ -71,6 +71,7 @@ class EvalSettings:
     report: bool = True
     quiet: bool = False
     ci_resamples: int = 1000
+    restart: bool = False  # move an existing (or unreadable) store aside and start the run over
 
 
 @dataclass
