@@ -200,3 +200,59 @@ def test_an_uncreatable_run_directory_exits_2_naming_it(tmp_path, capsys):
     assert main(_eval_args(bench, run)) == 2
     err = capsys.readouterr().err
     assert str(run) in err and "--out" in err and "Traceback" not in err
+
+
+# ---- absurd sizes and lazy batches -------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["--seeds", "1000000000"], "--seeds 1000000000"),
+    (["--batch-size", "100000000"], "--batch-size 100000000"),
+])
+def test_absurd_sizes_are_refused_up_front(tmp_path, capsys, argv, needle):
+    from proxybench.cli import main
+
+    bench = make_benchmark(tmp_path / "b.pbgt")
+    t0 = time.perf_counter()
+    assert main([*_eval_args(bench, tmp_path / "run"), *argv]) == 2
+    assert time.perf_counter() - t0 < 30
+    err = capsys.readouterr().err
+    assert needle in err and "limit" in err
+    assert not (tmp_path / "run" / "store.sqlite").exists()
+
+
+def test_too_many_units_and_too_big_batches_are_refused():
+    from proxybench.engine.config import MAX_UNITS, check_run_size
+
+    data = {"batch_size": 64, "channels": 3, "resolution": 32}
+    check_run_size(100, 10, data, 1)
+    with pytest.raises(ValueError, match="units is more than the limit"):
+        check_run_size(MAX_UNITS, 2, data, 1)
+    with pytest.raises(ValueError, match="GiB.*give a smaller --batch-size"):
+        check_run_size(1, 1, {"batch_size": 8192, "channels": 3, "resolution": 100_000}, 1)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_batches_are_drawn_per_seed_and_only_a_few_seeds_are_held():
+    import pickle
+
+    import torch
+
+    from proxybench.benchmarks import datasets as ds
+    from proxybench.engine.config import CACHED_SEEDS, SeedBatches
+
+    images = ds.load_images("synthetic")
+    data = {"batch_size": 4, "resolution": 8, "channels": 3, "balanced": False}
+    seeds = list(range(10_000))
+    batches = SeedBatches(images, data, seeds, 2)
+    assert batches.drawn == 0 and len(batches) == 10_000
+    first = [x.clone() for x, _ in batches[0]]
+    for s in range(0, 10_000, 97):
+        b = batches[s]
+        assert len(b) == 2 and b[0][0].shape == (4, 3, 8, 8)
+        assert len(batches.cached()) <= CACHED_SEEDS
+    assert batches.drawn == len(range(0, 10_000, 97))  # seed 0 was drawn once, before the loop
+    again = batches[0]  # dropped from the cache: drawn again, identically
+    assert all(torch.equal(a, x) for a, (x, _) in zip(first, again))
+    clone = pickle.loads(pickle.dumps(batches))
+    assert clone.cached() == [] and torch.equal(clone[0][0][0], first[0])
+    with pytest.raises(KeyError):
+        batches[10_000]
