@@ -256,3 +256,16 @@ def test_batches_are_drawn_per_seed_and_only_a_few_seeds_are_held():
     assert clone.cached() == [] and torch.equal(clone[0][0][0], first[0])
     with pytest.raises(KeyError):
         batches[10_000]
+
+
+def test_report_on_an_interrupted_run_offers_the_resume_command(tmp_path, capsys):
+    from proxybench.cli import main
+    from proxybench.engine.store import RunStore
+
+    run = tmp_path / "run"
+    cmd = ["proxybench", "eval", "--proxies", "params", "--out", str(run)]
+    with RunStore(run, {"benchmark": "x"}, command=cmd):
+        pass  # an eval killed before its first unit: a store, no scores.csv
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "interrupted run" in err and " ".join(cmd) in err and "not a run directory" not in err

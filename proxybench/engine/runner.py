@@ -235,7 +235,7 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
         run_dir = plan.out
     vers = versions()
     try:
-        with RunStore(run_dir, plan.identity, versions=vers, restart=settings.restart) as store:
+        with RunStore(run_dir, plan.identity, versions=vers, restart=settings.restart, command=argv) as store:
             for moved in store.moved_aside:
                 note = f"--restart: the old store was moved aside to {moved}"
                 plan.warnings.append(note)

@@ -120,8 +120,9 @@ class RunStore(SQLiteStore):
     SCHEMA = _SCHEMA
 
     def __init__(self, run_dir: str | os.PathLike, identity: Mapping, *, versions: Mapping | None = None,
-                 restart: bool = False):
+                 restart: bool = False, command: list[str] | None = None):
         super().__init__(Path(run_dir) / STORE_NAME, timeout=30.0)
+        self.command = list(command) if command else None
         self.run_dir = Path(run_dir)
         self.identity = dict(identity)
         self.versions = dict(versions or {})
@@ -215,6 +216,7 @@ class RunStore(SQLiteStore):
                 ("identity", _json(self.identity)),
                 ("created", str(time.time())),
                 ("versions", _json(self.versions)),
+                *([("command", _json(self.command))] if self.command else []),
             ])
             return
         schema = int(self._meta("schema_version") or 0)
@@ -294,3 +296,24 @@ def _sql_float(v: float) -> float | None:
     """SQLite stores NaN as NULL; +-inf is kept."""
     v = float(v)
     return None if v != v else v
+
+
+def interrupted_run_hint(run_dir: str | os.PathLike) -> str | None:
+    """For a directory holding a store but no scores table (an interrupted ``eval``): how to resume it."""
+    run_dir = Path(run_dir)
+    path = run_dir / STORE_NAME
+    if not path.is_file() or any((run_dir / f"scores.{ext}").exists() for ext in ("csv", "parquet")):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            units = int(conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+            row = conn.execute("SELECT value FROM meta WHERE key = 'command'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return (f"{run_dir} holds an unfinished run whose store {path} cannot be read; run 'proxybench eval' "
+                f"again with --out {run_dir} --restart to start it over (the old store is kept)")
+    cmd = " ".join(json.loads(row[0])) if row else f"proxybench eval <the same options> --out {run_dir}"
+    return (f"{run_dir} holds an interrupted run ({units} (arch, seed) units stored, no scores.csv yet); resume "
+            f"it with the command that started it:\n  {cmd}\nthen run 'proxybench report {run_dir}' again")
