@@ -269,3 +269,21 @@ def test_report_on_an_interrupted_run_offers_the_resume_command(tmp_path, capsys
     assert main(["report", str(run)]) == 2
     err = capsys.readouterr().err
     assert "interrupted run" in err and " ".join(cmd) in err and "not a run directory" not in err
+
+
+def test_workers_above_the_cpu_count_are_capped_and_recorded_truthfully(tmp_path, capsys, monkeypatch):
+    import json
+
+    from proxybench.cli import main
+    from proxybench.engine import runner
+
+    monkeypatch.setattr(runner, "_cpus", lambda: 1)
+    bench = make_benchmark(tmp_path / "b.pbgt")
+    run = tmp_path / "run"
+    args = _eval_args(bench, run)
+    args[args.index("--workers") + 1] = "1000"
+    assert main(args) == 0
+    assert "--workers 1000 is more than the 1 CPU(s) available: capped at 1" in capsys.readouterr().err
+    info = json.loads((run / "run.json").read_text())
+    assert info["config"]["execution"]["workers"] == 1
+    assert any("capped at 1" in w for w in info["warnings"])

@@ -256,6 +256,12 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
                      plan.data["batch_size"], f"teacher {plan.teacher_info.get('description')}"
                      if plan.teacher is not None else "no teacher")
             workers = choose_workers(parse_workers(settings.workers), settings.scheduler, len(tasks), _cpus())
+            if workers > _cpus():
+                note = (f"--workers {workers} is more than the {_cpus()} CPU(s) available: capped at {_cpus()} "
+                        "(more processes than cores only add memory and contention)")
+                plan.warnings.append(note)
+                log.warning(note)
+                workers = _cpus()
             threads = settings.threads
             if threads is None and workers:
                 threads = max(1, _cpus() // workers)
