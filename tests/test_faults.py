@@ -287,3 +287,22 @@ def test_workers_above_the_cpu_count_are_capped_and_recorded_truthfully(tmp_path
     info = json.loads((run / "run.json").read_text())
     assert info["config"]["execution"]["workers"] == 1
     assert any("capped at 1" in w for w in info["warnings"])
+
+
+def test_resuming_with_fewer_archs_says_what_is_reported(tmp_path, capsys):
+    import sqlite3 as sq
+
+    from proxybench.cli import main
+
+    args, run = _good_run(tmp_path)  # 3 archs
+    capsys.readouterr()
+    fewer = list(args)
+    fewer[fewer.index("--archs") + 1] = "2"
+    assert main(fewer) == 0
+    err = capsys.readouterr().err
+    assert "cover only the selected 2 archs" in err and "nothing stored is removed" in err
+    conn = sq.connect(run / "store.sqlite")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM units").fetchone()[0] >= 3
+    finally:
+        conn.close()

@@ -245,6 +245,15 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
                 log.warning(note)
             resumed = store.resumed
             done = store.done()
+            sel_archs, sel_seeds = {i for i, _ in plan.archs}, set(plan.seeds)
+            outside = {k for k in done if k[0] not in sel_archs or k[1] not in sel_seeds}
+            if outside:
+                note = (f"the store holds {len(done)} (arch, seed) units, {len(outside)} of them outside this "
+                        f"selection; scores.csv, the correlations and the report cover only the selected "
+                        f"{len(plan.archs)} archs x {len(plan.seeds)} seed(s) (nothing stored is removed; give the "
+                        "larger --archs/--seeds again to report everything)")
+                plan.warnings.append(note)
+                log.warning(note)
             tasks = pending_tasks(plan, done)
             n_units = len(plan.archs) * len(plan.seeds)
             if store.resumed:
