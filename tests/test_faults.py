@@ -306,3 +306,25 @@ def test_resuming_with_fewer_archs_says_what_is_reported(tmp_path, capsys):
         assert conn.execute("SELECT COUNT(*) FROM units").fetchone()[0] >= 3
     finally:
         conn.close()
+
+
+def test_the_cli_table_shows_dropped_non_finite_scores_next_to_errors():
+    import numpy as np
+    import pandas as pd
+
+    from proxybench.analysis.correlation import correlate
+    from proxybench.engine import format_correlations
+    from proxybench.engine.store import SCORE_COLUMNS
+
+    rows = []
+    for i in range(8):
+        rows.append({"arch_index": i, "arch": f"a{i}", "proxy": "nwot", "seed": 0,
+                     "score": -np.inf if i == 3 else float(i), "seconds": 0.1,
+                     "status": "nan" if i == 3 else "ok", "error": "", "batch_size": 4})
+    scores = pd.DataFrame(rows)[SCORE_COLUMNS]
+    gt = pd.DataFrame({"arch_index": range(8), "dataset": "cifar10", "metric": "test_acc",
+                       "value": np.linspace(50, 90, 8), "seed": -1})
+    text = format_correlations(correlate(scores, gt, ci=False, n_resamples=1), scores)
+    header, row = text.splitlines()[1], text.splitlines()[2]
+    assert header.split()[-2:] == ["errors", "dropped"]
+    assert row.split()[-3:] == ["7", "0", "1"]

@@ -184,7 +184,8 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: 
             n = int(val.loc[(proxy, "kendall"), "n"]) if (proxy, "kendall") in val.index else 0
             rows.append({"proxy": proxy, "kendall": get("kendall"), "95% CI (tau)": _ci_text(lo, hi),
                          "spearman": get("spearman"), "pearson": get("pearson"), "n": n,
-                         "errors": int(counts.get(proxy, {}).get("error", 0))})
+                         "errors": int(counts.get(proxy, {}).get("error", 0)),
+                         "dropped": int(counts.get(proxy, {}).get("nan", 0))})
         table = pd.DataFrame(rows).sort_values("kendall", ascending=False, na_position="last")
         nc = noise_headline(noise, gt_name)
         if len(nc):
@@ -193,7 +194,8 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: 
 
             row = {"proxy": NOISE_CEILING, "kendall": nc_get("kendall"),
                    "95% CI (tau)": _ci_text(nc_get("kendall", "ci_low"), nc_get("kendall", "ci_high")),
-                   "spearman": nc_get("spearman"), "pearson": math.nan, "n": int(nc["n"].iloc[0]), "errors": ""}
+                   "spearman": nc_get("spearman"), "pearson": math.nan, "n": int(nc["n"].iloc[0]), "errors": "",
+                   "dropped": ""}
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         text = table.to_string(index=False, float_format=lambda v: f"{v:+.3f}", na_rep="nan")
         note = ""
