@@ -653,3 +653,31 @@ def test_summary_and_file_keep_missing_seeds():
     with tempfile.TemporaryDirectory() as d:
         back = GroundTruth.load(gt.save(Path(d) / f"s{G.SUFFIX}"))
     assert back.ground_truth["seed"].isna().sum() == 2 and back.ground_truth["seed"].dtype == "Int64"
+
+
+# ---- import: non-finite and non-numeric cells -------------------------------------------------------------------
+def test_csv_import_says_how_many_rows_were_dropped_and_why_and_strict_refuses(tmp_path, capsys):
+    src = tmp_path / "acc.csv"
+    src.write_text("arch_index,cifar10_test\n0,91.5\n1,nan\n2,inf\n3,\n4,90.1\n")
+    out = tmp_path / "gt.pbgt"
+    assert main(["groundtruth", "import", "--from", "csv", str(src), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "imported 2 rows" in text
+    assert "dropped cifar10/test_acc: 2 empty or NaN, 1 inf (line(s) 3, 4, 5)" in text
+    assert main(["groundtruth", "import", "--from", "csv", str(src), "--out", str(tmp_path / "s.pbgt"),
+                 "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "--strict" in err and "1 inf" in err and "line(s) 3, 4, 5" in err
+    assert not (tmp_path / "s.pbgt").exists()
+
+
+def test_csv_import_names_a_non_numeric_value_and_its_line(tmp_path, capsys):
+    src = tmp_path / "acc.csv"
+    src.write_text("arch_index,cifar10_test\n0,91.5\n1,ninety\n2,90.1\n")
+    assert main(["groundtruth", "import", "--from", "csv", str(src), "--out", str(tmp_path / "gt.pbgt")]) == 2
+    err = capsys.readouterr().err
+    assert "'ninety'" in err and "line 3" in err and "cifar10_test" in err
+    assert main(["groundtruth", "import", "--from", "csv", str(src), "--out", str(tmp_path / "gt.pbgt"),
+                 "--column", "cifar10_test=cifar10/test_acc"]) == 2
+    err = capsys.readouterr().err
+    assert "'ninety'" in err and "line 3" in err

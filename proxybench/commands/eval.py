@@ -78,6 +78,9 @@ def add_arguments(p) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", default="auto",
                    help="run directory (default runs/<benchmark>-<timestamp>); an existing run is resumed")
+    o.add_argument("--restart", action="store_true",
+                   help="start the run in --out over: an existing store (also a corrupt or empty one) is renamed to "
+                        "store.sqlite.old-<time>, never deleted")
     o.add_argument("--format", default="csv", metavar="csv,parquet", help="table formats (default csv)")
     o.add_argument("--ci-resamples", type=int, default=1000, metavar="R",
                    help="bootstrap resamples of the confidence intervals (0: none; default 1000)")
@@ -110,7 +113,8 @@ def run(args) -> int:
         batch_size=args.batch_size, balanced=args.balanced, data=args.data, data_root=args.data_root,
         teacher=args.teacher, teacher_seed=args.teacher_seed, network=args.network, options=args.option,
         device=args.device, workers=args.workers, threads=args.threads, scheduler=args.scheduler, out=args.out,
-        formats=args.format, report=not args.no_report, quiet=args.quiet, ci_resamples=args.ci_resamples)
+        formats=args.format, report=not args.no_report, quiet=args.quiet, ci_resamples=args.ci_resamples,
+        restart=args.restart)
     if args.ci_resamples < 0:
         raise ValueError(f"--ci-resamples must be >= 0, got {args.ci_resamples}")
     try:

@@ -60,6 +60,8 @@ def add_arguments(p) -> None:
     j.add_argument("--metric", default="kd_acc", help="json: metric name (default kd_acc)")
     j.add_argument("--column", action="append", default=[], metavar="COL=DATASET/METRIC",
                    help="csv: use column COL as DATASET/METRIC (repeatable; default: every numeric column)")
+    j.add_argument("--strict", action="store_true",
+                   help="csv: refuse rows with NaN/inf/empty accuracies instead of dropping them")
     j.add_argument("--teacher", help="json / csv: teacher description stored in the metadata")
     j.add_argument("--protocol", help="json / csv: training protocol stored in the metadata")
 
@@ -109,7 +111,7 @@ def _import(args) -> int:
                          **common)
     else:
         gt = G.from_csv(args.path, _parse_columns(args.column), dataset=args.dataset, teacher=args.teacher,
-                        protocol=args.protocol, **common)
+                        protocol=args.protocol, strict=args.strict, **common)
     written = []
     if args.out:
         written.append(gt.save(args.out))
@@ -118,6 +120,9 @@ def _import(args) -> int:
     secs = time.perf_counter() - t0
     pairs = ", ".join(f"{d}/{m}" for d, m in gt.pairs())
     print(f"imported {len(gt)} rows, {gt.n_archs()} archs ({pairs}) in {secs:.1f} s")
+    for pair, d in (gt.metadata.get("dropped") or {}).items():
+        why = ", ".join(f"{n} {k}" for k, n in d.items() if k != "lines")
+        print(f"dropped {pair}: {why} (line(s) {', '.join(map(str, d['lines']))}); --strict refuses such rows")
     for path in written:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.register:

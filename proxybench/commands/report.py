@@ -40,6 +40,11 @@ def run(args) -> int:
     if args.n_resamples < 1:
         raise ValueError(f"--n-resamples must be >= 1, got {args.n_resamples}")
     opts = {"n_resamples": args.n_resamples, "ci_method": args.ci_method, "seed": args.seed, "ci": not args.no_ci}
+    from ..engine.store import interrupted_run_hint
+
+    hint = interrupted_run_hint(args.run_dir)
+    if hint:
+        raise ValueError(hint)
     md, html = write_report(args.run_dir, recompute=args.recompute, figures=not args.no_figures,
                             correlate_options=opts)
     print(f"wrote {md}")

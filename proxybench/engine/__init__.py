@@ -13,7 +13,7 @@ from .config import (
     Plan,
     make_plan,
 )
-from .store import ConfigMismatchError, RunStore, StoreBusyError, UnitResult
+from .store import ConfigMismatchError, RunStore, StoreBusyError, StoreUnusableError, UnitResult
 
 if TYPE_CHECKING:
     from .executors import (
@@ -57,6 +57,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_BENCHMARK", "DEFAULT_PROXIES", "PROXY_GROUPS", "STANDARD_PROXIES", "ConfigMismatchError",
     "DaskExecutor", "EvalSettings", "Executor", "InProcessExecutor", "Job", "Plan", "ProcessPoolExecutor",
-    "RunResult", "RunStore", "StoreBusyError", "Task", "UnitResult", "format_correlations", "format_kd_vs_vanilla",
+    "RunResult", "RunStore", "StoreBusyError", "StoreUnusableError", "Task", "UnitResult", "format_correlations",
+    "format_kd_vs_vanilla",
     "make_executor", "make_plan", "run_eval", "score_unit", "score_with_oom_split",
 ]

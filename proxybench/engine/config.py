@@ -27,6 +27,7 @@ import datetime as _dt
 import hashlib
 import os
 import re
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class EvalSettings:
     report: bool = True
     quiet: bool = False
     ci_resamples: int = 1000
+    restart: bool = False  # move an existing (or unreadable) store aside and start the run over
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Plan:
     teacher_spec: str | None
     teacher: Any  # nn.Module or None
     teacher_info: dict
-    batches: dict[int, list]
+    batches: Mapping[int, list]  # a SeedBatches: drawn per seed when needed
     device: str
     options: dict
     formats: list[str]
@@ -256,17 +258,120 @@ def load_data(data: dict):
     return images, caught
 
 
-def make_input_batches(images, data: dict, seeds: Sequence[int], num_batches: int) -> dict[int, list]:
-    """The input batches of every seed: ``seed -> [(x, y), ...]``, drawn with that seed."""
-    from ..benchmarks import datasets as ds
+MAX_SEEDS = 10_000
+"""The largest ``--seeds``: more network-init seeds than this is a typo, not an experiment."""
+MAX_BATCH_SIZE = 8192
+"""The largest ``--batch-size``."""
+MAX_UNITS = 10_000_000
+"""The most (arch, seed) units one run may have (``--archs`` x ``--seeds``)."""
+MAX_BATCH_MEMORY_FRACTION = 0.25
+"""One seed's input batches may take at most this fraction of the machine's memory."""
+CACHED_SEEDS = 2
+"""How many seeds' input batches a :class:`SeedBatches` (and a worker) holds at once."""
 
-    batches = {seed: ds.make_batches(images, data["batch_size"], num_batches, seed=seed,
-                                     resolution=data["resolution"], channels=data["channels"],
-                                     balanced=data["balanced"]) for seed in seeds}
-    top = max(int(y.max()) for b in batches.values() for _, y in b)
+
+def check_sizes(seeds: int, batch_size: int) -> None:
+    """Refuse absurd ``--seeds`` / ``--batch-size`` before anything is loaded (exit status 2)."""
+    if seeds > MAX_SEEDS:
+        raise ValueError(f"--seeds {seeds} is more than the limit of {MAX_SEEDS} network-init seeds per arch; "
+                         f"give --seeds between 1 and {MAX_SEEDS}")
+    if batch_size > MAX_BATCH_SIZE:
+        raise ValueError(f"--batch-size {batch_size} is more than the limit of {MAX_BATCH_SIZE} images; "
+                         f"give --batch-size between 1 and {MAX_BATCH_SIZE}")
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_run_size(n_archs: int, n_seeds: int, data: Mapping, num_batches: int) -> None:
+    """Refuse a run whose (arch, seed) count exceeds :data:`MAX_UNITS` or whose input batches of one seed
+    (float32) would take more than :data:`MAX_BATCH_MEMORY_FRACTION` of the machine's memory."""
+    units = n_archs * n_seeds
+    if units > MAX_UNITS:
+        raise ValueError(f"--archs ({n_archs}) x --seeds ({n_seeds}) = {units} (arch, seed) units is more than the "
+                         f"limit of {MAX_UNITS}; sample fewer archs or seeds")
+    per_seed = 4 * int(data["batch_size"]) * int(data["channels"]) * int(data["resolution"]) ** 2 * num_batches
+    mem = _physical_memory()
+    if mem and per_seed > MAX_BATCH_MEMORY_FRACTION * mem:
+        raise ValueError(f"the input batches of one seed would take {per_seed / 2**30:.1f} GiB (--batch-size "
+                         f"{data['batch_size']} x {data['channels']} ch x {data['resolution']}px x {num_batches} "
+                         f"batch(es), float32), more than {MAX_BATCH_MEMORY_FRACTION:.0%} of this machine's "
+                         f"{mem / 2**30:.1f} GiB; give a smaller --batch-size")
+
+
+class SeedBatches(Mapping):
+    """``seed -> [(x, y), ...]``: the input batches of each seed, drawn with that seed when first asked for.
+
+    At most ``max_cached`` seeds' batches are held at once (least recently used dropped first), so memory does not
+    grow with ``--seeds``; a dropped seed is drawn again, identically. Picklable (the cache is not pickled)."""
+
+    def __init__(self, images, data: Mapping, seeds: Sequence[int], num_batches: int,
+                 max_cached: int = CACHED_SEEDS):
+        self.images = images
+        self.params = {"batch_size": int(data["batch_size"]), "resolution": data["resolution"],
+                       "channels": data["channels"], "balanced": bool(data["balanced"])}
+        self.seeds = list(seeds)
+        self.num_batches = int(num_batches)
+        self.max_cached = max(1, int(max_cached))
+        self.drawn = 0  # how many times a seed's batches were drawn (tests)
+        self._seed_set = set(self.seeds)
+        self._cache: dict[int, list] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_cache", "_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._cache = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def __iter__(self):
+        return iter(self.seeds)
+
+    def __contains__(self, seed: object) -> bool:
+        return seed in self._seed_set
+
+    def cached(self) -> list[int]:
+        """The seeds whose batches are held now."""
+        return list(self._cache)
+
+    def __getitem__(self, seed: int) -> list:
+        if seed not in self:
+            raise KeyError(seed)
+        from ..benchmarks import datasets as ds
+
+        with self._lock:
+            if seed in self._cache:
+                self._cache[seed] = self._cache.pop(seed)  # most recently used last
+                return self._cache[seed]
+            out = ds.make_batches(self.images, self.params["batch_size"], self.num_batches, seed=int(seed),
+                                  resolution=self.params["resolution"], channels=self.params["channels"],
+                                  balanced=self.params["balanced"])
+            self.drawn += 1
+            self._cache[seed] = out
+            while len(self._cache) > self.max_cached:
+                self._cache.pop(next(iter(self._cache)))
+            return out
+
+
+def make_input_batches(images, data: dict, seeds: Sequence[int], num_batches: int) -> SeedBatches:
+    """The input batches of every seed (drawn lazily, see :class:`SeedBatches`); refuses data whose labels do
+    not fit the networks' outputs."""
+    top = int(np.max(images.labels)) if len(images.labels) else -1
     if top >= data["num_classes"]:
         raise ValueError(f"data {data['dataset']!r} has labels up to {top}, but the benchmark's networks have "
                          f"{data['num_classes']} outputs; choose data with at most {data['num_classes']} classes")
+    batches = SeedBatches(images, data, seeds, num_batches)
+    if seeds:
+        batches[seeds[0]]  # draw one seed now: a bad batch size or balance fails before anything is scored
     return batches
 
 
@@ -534,6 +639,7 @@ def make_plan(s: EvalSettings) -> Plan:
     formats = parse_formats(s.formats)
     seeds_n = _positive_int(s.seeds, "--seeds")
     batch_size = _positive_int(s.batch_size, "--batch-size")
+    check_sizes(seeds_n, batch_size)
     arch_seed = _positive_int(s.arch_seed, "--arch-seed", minimum=0)
     teacher_seed = _positive_int(s.teacher_seed, "--teacher-seed", minimum=0)
     workers = parse_workers(s.workers)
@@ -573,6 +679,7 @@ def make_plan(s: EvalSettings) -> Plan:
     available = sorted(int(i) for i in gt.ground_truth["arch_index"].unique())
     archs, anotes = resolve_archs(s.archs, arch_seed, available)
     notes += anotes
+    check_run_size(len(archs), len(seeds), data, n_batches)
     batches = make_input_batches(images, data, seeds, n_batches)
     identity = {
         "benchmark": name,

@@ -47,7 +47,7 @@ class Job:
     network: dict
     num_classes: int
     in_channels: int
-    batches: dict[int, list]
+    batches: Any  # seed -> [(x, y), ...] (a SeedBatches: drawn per seed when needed)
     teacher: Any = None
     device: str = "cpu"
     options: dict = field(default_factory=dict)
@@ -129,9 +129,31 @@ class _WorkerState:
     def __init__(self, job: Job):
         device = torch.device(job.device)
         self.device = device
-        self.batches = {s: [(x.to(device), None if y is None else y.to(device)) for x, y in b]
-                        for s, b in job.batches.items()}
+        self.source = job.batches
+        self.batches = _DeviceBatches(self)
         self.teacher = job.teacher.to(device) if job.teacher is not None else None
+
+
+class _DeviceBatches:
+    """``seed -> batches on the worker's device``, moved when first asked for; at most two seeds held."""
+
+    def __init__(self, state: _WorkerState, max_cached: int = 2):
+        self.state = state
+        self.max_cached = max_cached
+        self._cache: OrderedDict[int, list] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, seed: int) -> list:
+        with self._lock:
+            if seed in self._cache:
+                self._cache.move_to_end(seed)
+                return self._cache[seed]
+            device = self.state.device
+            out = [(x.to(device), None if y is None else y.to(device)) for x, y in self.state.source[seed]]
+            self._cache[seed] = out
+            while len(self._cache) > self.max_cached:
+                self._cache.popitem(last=False)
+            return out
 
 
 _STATES: OrderedDict[str, _WorkerState] = OrderedDict()

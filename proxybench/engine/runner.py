@@ -184,7 +184,8 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: 
             n = int(val.loc[(proxy, "kendall"), "n"]) if (proxy, "kendall") in val.index else 0
             rows.append({"proxy": proxy, "kendall": get("kendall"), "95% CI (tau)": _ci_text(lo, hi),
                          "spearman": get("spearman"), "pearson": get("pearson"), "n": n,
-                         "errors": int(counts.get(proxy, {}).get("error", 0))})
+                         "errors": int(counts.get(proxy, {}).get("error", 0)),
+                         "dropped": int(counts.get(proxy, {}).get("nan", 0))})
         table = pd.DataFrame(rows).sort_values("kendall", ascending=False, na_position="last")
         nc = noise_headline(noise, gt_name)
         if len(nc):
@@ -193,7 +194,8 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: 
 
             row = {"proxy": NOISE_CEILING, "kendall": nc_get("kendall"),
                    "95% CI (tau)": _ci_text(nc_get("kendall", "ci_low"), nc_get("kendall", "ci_high")),
-                   "spearman": nc_get("spearman"), "pearson": math.nan, "n": int(nc["n"].iloc[0]), "errors": ""}
+                   "spearman": nc_get("spearman"), "pearson": math.nan, "n": int(nc["n"].iloc[0]), "errors": "",
+                   "dropped": ""}
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         text = table.to_string(index=False, float_format=lambda v: f"{v:+.3f}", na_rep="nan")
         note = ""
@@ -235,12 +237,25 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
         run_dir = plan.out
     vers = versions()
     try:
-        with RunStore(run_dir, plan.identity, versions=vers) as store:
+        with RunStore(run_dir, plan.identity, versions=vers, restart=settings.restart, command=argv) as store:
+            for moved in store.moved_aside:
+                note = f"--restart: the old store was moved aside to {moved}"
+                plan.warnings.append(note)
+                log.warning(note)
             for note in store.version_notes:
                 plan.warnings.append(note)
                 log.warning(note)
             resumed = store.resumed
             done = store.done()
+            sel_archs, sel_seeds = {i for i, _ in plan.archs}, set(plan.seeds)
+            outside = {k for k in done if k[0] not in sel_archs or k[1] not in sel_seeds}
+            if outside:
+                note = (f"the store holds {len(done)} (arch, seed) units, {len(outside)} of them outside this "
+                        f"selection; scores.csv, the correlations and the report cover only the selected "
+                        f"{len(plan.archs)} archs x {len(plan.seeds)} seed(s) (nothing stored is removed; give the "
+                        "larger --archs/--seeds again to report everything)")
+                plan.warnings.append(note)
+                log.warning(note)
             tasks = pending_tasks(plan, done)
             n_units = len(plan.archs) * len(plan.seeds)
             if store.resumed:
@@ -252,6 +267,12 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
                      plan.data["batch_size"], f"teacher {plan.teacher_info.get('description')}"
                      if plan.teacher is not None else "no teacher")
             workers = choose_workers(parse_workers(settings.workers), settings.scheduler, len(tasks), _cpus())
+            if workers > _cpus():
+                note = (f"--workers {workers} is more than the {_cpus()} CPU(s) available: capped at {_cpus()} "
+                        "(more processes than cores only add memory and contention)")
+                plan.warnings.append(note)
+                log.warning(note)
+                workers = _cpus()
             threads = settings.threads
             if threads is None and workers:
                 threads = max(1, _cpus() // workers)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,10 @@ class ConfigMismatchError(ValueError):
     """The run directory was started with another configuration (bad input: exit status 2)."""
 
 
+class StoreUnusableError(ValueError):
+    """The run directory's store cannot be used (corrupt, empty, unwritable): exit status 2, with the way out."""
+
+
 class StoreBusyError(RuntimeError):
     """Another process is writing to the same run directory."""
 
@@ -105,36 +110,89 @@ def diff_identity(stored: Mapping, current: Mapping, prefix: str = "") -> list[s
     return out
 
 
+_WAY_OUT = ("Choose another --out for a new run, or re-run with --restart to move the old store aside "
+            "(renamed to store.sqlite.old-<time>, never deleted) and start over in this directory")
+
+
 class RunStore(SQLiteStore):
     """The SQLite store of one run directory. Use as a context manager (it holds the directory's lock)."""
 
     SCHEMA = _SCHEMA
 
-    def __init__(self, run_dir: str | os.PathLike, identity: Mapping, *, versions: Mapping | None = None):
+    def __init__(self, run_dir: str | os.PathLike, identity: Mapping, *, versions: Mapping | None = None,
+                 restart: bool = False, command: list[str] | None = None):
         super().__init__(Path(run_dir) / STORE_NAME, timeout=30.0)
+        self.command = list(command) if command else None
         self.run_dir = Path(run_dir)
         self.identity = dict(identity)
         self.versions = dict(versions or {})
+        self.restart = bool(restart)
         self.resumed = False
+        self.moved_aside: list[Path] = []
         self.version_notes: list[str] = []
         self._lock_fd: int | None = None
 
     # ---- opening --------------------------------------------------------------------------------------
     def open(self) -> RunStore:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._check_writable()
         self._acquire_lock()
         try:
-            super().open()
-            self._check_identity()
+            if self.restart:
+                self._move_aside()
+            elif self.path.exists() and self.path.stat().st_size == 0:
+                raise StoreUnusableError(
+                    f"{self.path} is empty (0 bytes): it holds no results but is not a store either. "
+                    f"{_WAY_OUT}")
+            try:
+                super().open()
+                self._check_integrity()
+                self._check_identity()
+            except sqlite3.DatabaseError as exc:
+                raise StoreUnusableError(f"{self.path} is not a readable run store ({exc}). {_WAY_OUT}") from None
         except BaseException:
             self.close()
             raise
         return self
 
+    def _check_writable(self) -> None:
+        """The run directory (made when missing) must be writable: refuse with the way out, not a traceback."""
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnusableError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}; "
+                                     "choose another --out") from None
+        unwritable = [p for p in (self.run_dir, self.path) if p.exists() and not os.access(p, os.W_OK)]
+        if unwritable:
+            raise StoreUnusableError(f"{unwritable[0]} is not writable (read-only run directory or store): "
+                                     "choose another --out, or make it writable to resume")
+
+    def _check_integrity(self) -> None:
+        rows = self.query("PRAGMA quick_check")
+        if [r[0] for r in rows] != ["ok"]:
+            raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
+
+    def _move_aside(self) -> None:
+        """``--restart``: rename the store (and its WAL files) to ``store.sqlite.old-<time>``; nothing is deleted."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            src = self.path.with_name(self.path.name + suffix)
+            if src.exists():
+                dst = src.with_name(f"{self.path.name}.old-{stamp}{suffix}")
+                n = 1
+                while dst.exists():
+                    dst = src.with_name(f"{self.path.name}.old-{stamp}-{n}{suffix}")
+                    n += 1
+                src.rename(dst)
+                self.moved_aside.append(dst)
+
     def _acquire_lock(self) -> None:
         import fcntl
 
-        fd = os.open(self.run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            raise StoreUnusableError(f"{self.run_dir / LOCK_NAME} cannot be written (read-only run directory): "
+                                     "choose another --out, or make it writable to resume") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -158,6 +216,7 @@ class RunStore(SQLiteStore):
                 ("identity", _json(self.identity)),
                 ("created", str(time.time())),
                 ("versions", _json(self.versions)),
+                *([("command", _json(self.command))] if self.command else []),
             ])
             return
         schema = int(self._meta("schema_version") or 0)
@@ -237,3 +296,24 @@ def _sql_float(v: float) -> float | None:
     """SQLite stores NaN as NULL; +-inf is kept."""
     v = float(v)
     return None if v != v else v
+
+
+def interrupted_run_hint(run_dir: str | os.PathLike) -> str | None:
+    """For a directory holding a store but no scores table (an interrupted ``eval``): how to resume it."""
+    run_dir = Path(run_dir)
+    path = run_dir / STORE_NAME
+    if not path.is_file() or any((run_dir / f"scores.{ext}").exists() for ext in ("csv", "parquet")):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            units = int(conn.execute("SELECT COUNT(*) FROM units").fetchone()[0])
+            row = conn.execute("SELECT value FROM meta WHERE key = 'command'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return (f"{run_dir} holds an unfinished run whose store {path} cannot be read; run 'proxybench eval' "
+                f"again with --out {run_dir} --restart to start it over (the old store is kept)")
+    cmd = " ".join(json.loads(row[0])) if row else f"proxybench eval <the same options> --out {run_dir}"
+    return (f"{run_dir} holds an interrupted run ({units} (arch, seed) units stored, no scores.csv yet); resume "
+            f"it with the command that started it:\n  {cmd}\nthen run 'proxybench report {run_dir}' again")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 import zlib
@@ -80,9 +81,21 @@ def _check_csv_tail(p: Path, header: list[str], sep: str) -> None:
                          "if the file is complete, add a final newline")
 
 
+def _check_numeric(p: Path, column: pd.Series, name: str) -> None:
+    """Raise naming the first cell of ``column`` that is neither empty nor a number, with its line."""
+    for i, v in enumerate(column.tolist()):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{p}: column {name!r}, line {i + 2}: value {str(v)!r} is not a number; give an "
+                             "accuracy (a number, or an empty cell for no number)") from None
+
+
 def from_csv(path: str | os.PathLike, columns: Sequence[str] | Mapping[str, Any] | None = None, *,
              dataset: str | None = None, name: str | None = None, description: str | None = None,
-             teacher: Any = None, protocol: str | None = None, sep: str = ",") -> GroundTruth:
+             teacher: Any = None, protocol: str | None = None, sep: str = ",", strict: bool = False) -> GroundTruth:
     """Import a CSV with an ``arch_index`` (or ``index``) or ``arch`` column and accuracy columns.
 
     ``columns`` is a mapping ``{column: (dataset, metric) or "dataset/metric"}``, a list of column names, or
@@ -90,7 +103,9 @@ def from_csv(path: str | os.PathLike, columns: Sequence[str] | Mapping[str, Any]
     are named by :func:`parse_column_name` (``cifar100_test`` -> ``cifar100``/``test_acc``); a column that does
     not follow that pattern becomes metric ``<column>`` on ``dataset``, which must then be given. An optional
     ``seed`` column gives the trial seed. Empty cells mean "no number for this arch": those rows are left out
-    and counted in the metadata (``n_missing``).
+    and counted in the metadata (``n_missing``; ``dropped`` gives per ``dataset/metric`` the count of each reason,
+    ``empty or NaN`` and ``inf``, and the first lines). ``strict=True`` refuses such rows instead, naming them.
+    A cell that is not a number is an error naming the value and its line.
     """
     p = existing(path, HOW_TO_GET)
     try:
@@ -113,6 +128,9 @@ def from_csv(path: str | os.PathLike, columns: Sequence[str] | Mapping[str, Any]
     if columns is None:
         chosen = [c for c in header if c not in key_cols and pd.api.types.is_numeric_dtype(raw[c])]
         if not chosen:
+            for c in header:
+                if c not in key_cols:
+                    _check_numeric(p, raw[c], c)
             raise ValueError(f"{p}: no numeric accuracy column; columns: {', '.join(header)}")
         mapping: dict[str, Any] = dict.fromkeys(chosen)
     elif isinstance(columns, Mapping):
@@ -150,19 +168,28 @@ def from_csv(path: str | os.PathLike, columns: Sequence[str] | Mapping[str, Any]
         keys["arch"] = raw["arch"].astype(str)
     if "seed" in header:
         keys["seed"] = raw["seed"]  # missing cells: values not tied to a seed
-    parts, notes, n_missing = [], [], {}
+    parts, notes, n_missing, dropped = [], [], {}, {}
     for col, (ds, metric) in targets.items():
         try:
             vals = pd.to_numeric(raw[col], errors="raise").to_numpy(dtype=np.float64)
         except (ValueError, TypeError):
+            _check_numeric(p, raw[col], col)
             raise ValueError(f"{p}: column {col!r} is not numeric") from None
         ok = np.isfinite(vals)
         if not ok.all():
             n_missing[f"{ds}/{metric}"] = int((~ok).sum())
+            lines = (np.flatnonzero(~ok) + 2).tolist()  # line 1 is the header
+            reasons = {"empty or NaN": int(np.isnan(vals).sum()), "inf": int(np.isinf(vals).sum())}
+            dropped[f"{ds}/{metric}"] = {**{k: v for k, v in reasons.items() if v}, "lines": lines[:10]}
         part = keys.loc[ok].copy()
         part["dataset"], part["metric"] = ds, metric
         part["value"] = to_percent(vals[ok], f"{ds}/{metric} ({col})", notes)
         parts.append(part)
+    if strict and dropped:
+        raise ValueError(f"{p}: non-finite accuracies (--strict): " + "; ".join(
+            f"{pair}: " + ", ".join(f"{n} {why}" for why, n in d.items() if why != "lines")
+            + f" (line(s) {', '.join(map(str, d['lines']))})" for pair, d in dropped.items())
+            + "; fix those cells, or import without --strict to drop those rows")
     df = pd.concat(parts, ignore_index=True)
     if len(df) == 0:
         raise ValueError(f"{p}: every accuracy cell is empty")
@@ -177,6 +204,7 @@ def from_csv(path: str | os.PathLike, columns: Sequence[str] | Mapping[str, Any]
         "datasets": sorted({d for d, _ in targets.values()}),
         "metrics": sorted({m for _, m in targets.values()}),
         "n_missing": n_missing,
+        "dropped": dropped,
         "notes": notes,
     }
     return GroundTruth(df, meta)
