@@ -187,6 +187,15 @@ def test_fisher_matches_per_sample_reference_on_nb201():
                           atol=1e-9 * float(f.eigenvalues[0]))
 
 
+def test_channels_last_weights_use_their_logical_first_element():
+    net = tiny_net(init="kaiming_fan_in").eval()
+    x = tiny_x()
+    names = [n for n, _ in net.named_parameters()]
+    want, _ = first_element_jacobian(net, x, names)
+    got, _ = first_element_jacobian(net.to(memory_format=torch.channels_last), x, names)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+
+
 def test_jacobian_per_sample_when_bn_has_no_running_stats():
     """BN normalising with batch statistics in eval mode couples the samples: they are then run one at a time (a
     joint pass would differ from the per-sample reference by O(1) here)."""

@@ -60,6 +60,14 @@ def _detach(value):
     return value.detach() if torch.is_tensor(value) else value
 
 
+def _one_hot_first(w: torch.Tensor) -> torch.Tensor:
+    """Zeros shaped like ``w`` with a 1 at its first element in logical order (``w.flatten()[0]``, whatever the
+    memory layout)."""
+    e = torch.zeros_like(w)
+    e[(0,) * e.dim()] = 1.0
+    return e
+
+
 def _compress(t: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Keep only the channels (dim 1) where the tangent is non-zero somewhere: the rest adds nothing to the dot
     products. Returns (kept indices or None for all, the kept slice)."""
@@ -84,8 +92,7 @@ def _tangent(module: nn.Module, local: str, args: tuple, kwargs: dict) -> torch.
     forward). Any other module gets a forward-mode derivative (``torch.func.jvp``).
     """
     w0 = getattr(module, local).detach()
-    e = torch.zeros_like(w0)
-    e.view(-1)[0] = 1.0
+    e = _one_hot_first(w0)
     if isinstance(module, _AFFINE):
         values = {name: (e if name == local else torch.zeros_like(p))
                   for name, p in module.named_parameters(recurse=False)}
@@ -136,8 +143,7 @@ def _jacobian_chunk(model: nn.Module, x: torch.Tensor, names: Sequence[str],
     params = dict(model.named_parameters())
     for idx in sorted(set(range(k)) - reached):
         w0 = params[names[idx]].detach()
-        e = torch.zeros_like(w0)
-        e.view(-1)[0] = 1.0
+        e = _one_hot_first(w0)
         _, t = jvp(lambda w, n=names[idx]: functional_call(model, {n: w}, (x,)), (w0,), (e,))
         jac[:, :, idx] = t.detach().double()
     live = [(out, tangents) for out, tangents in records if out.requires_grad]
