@@ -255,13 +255,15 @@ def vkdnw_fisher(ctx) -> VKDNWFisher:
 
 @register_proxy("vkdnw", gradients=True, bn="eval", paper=PAPER)
 def vkdnw(ctx) -> float:
-    """VKDNW = -sum_{k=1..9} l_k log l_k, l_k = lambda_(k/10) / sum_j lambda_(j/10), lambda_(q) the q-quantile
-    of the eigenvalues of the Fisher information F of the model's own predictive distribution w.r.t. one weight
-    per parameter tensor (the first element of the first 128 tensors): F = 1/B sum_n J_n^T (diag p_n - p_n p_n^T)
-    J_n, p_n the softmax smoothed by 0.05 (see :mod:`proxybench.proxies.vkdnw`). The entropy of the spectrum's
-    deciles: high when weight uncertainty is spread evenly over directions; at most log 9. Authors' settings: He
-    normal fan-in re-init, eval-mode BN, N(0, 1) inputs shaped like the batch (options in the ``vkdnw_fisher``
-    pass). Labels are not used. NaN when the Jacobian overflows. Higher is better."""
+    """VKDNW = -sum_k l_k log l_k, l_k the 9 normalised deciles of the Fisher information spectrum at init.
+
+    l_k = lambda_(k/10) / sum_j lambda_(j/10), k = 1..9, lambda_(q) the q-quantile of the eigenvalues of the
+    Fisher information F of the model's own predictive distribution w.r.t. one weight per parameter tensor (the
+    first element of the first 128 tensors): F = 1/B sum_n J_n^T (diag p_n - p_n p_n^T) J_n, p_n the softmax
+    smoothed by 0.05 (see :mod:`proxybench.proxies.vkdnw`). High when weight uncertainty is spread evenly over
+    directions; at most log 9. Authors' settings: He-normal fan-in re-init, eval-mode BN, N(0, 1) inputs shaped
+    like the batch (options in the ``vkdnw_fisher`` pass). Labels are not used; costs one backward of the batch
+    per class. NaN when the Jacobian overflows. Higher is better."""
     f = ctx.pass_("vkdnw_fisher")
     if not bool(torch.isfinite(f.deciles).all()):
         return ctx.nonfinite("the logits or their Jacobian are not finite")
