@@ -142,7 +142,8 @@ def test_scale_invariant_and_uniform_spectrum_is_log9():
 def test_decile_entropy_and_quantiles():
     assert decile_entropy(torch.ones(9)) == pytest.approx(math.log(9), abs=1e-8)
     assert decile_entropy(torch.tensor([0.0] * 8 + [1.0])) == pytest.approx(0.0, abs=1e-8)
-    assert decile_entropy(torch.zeros(9)) == 0.0  # a spectrum of zeros gives 0, not NaN (the authors' epsilons)
+    zero = decile_entropy(torch.zeros(9))  # a spectrum of zeros gives 0, not NaN (the authors' epsilons)
+    assert zero == 0.0 and math.copysign(1.0, zero) == 1.0
     eig = torch.tensor([4.0, 1.0, 3.0, 2.0], dtype=torch.float64)
     assert np.allclose(spectrum_deciles(eig).numpy(), np.quantile([1, 2, 3, 4], DECILES))
 

@@ -214,7 +214,7 @@ def decile_entropy(deciles: torch.Tensor) -> float:
     (at most log 9, reached when all 9 are equal)."""
     d = deciles.double()
     t = d / (d.abs().sum() + EPS)
-    return float(-(t * torch.log(t + EPS)).sum())
+    return float(-(t * torch.log(t + EPS)).sum()) + 0.0  # + 0.0: no -0.0 for an all-zero spectrum
 
 
 @register_pass("vkdnw_fisher")
