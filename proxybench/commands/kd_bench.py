@@ -82,6 +82,8 @@ def add_arguments(p) -> None:
                         "(--data-root must be valid on them) and use --threads torch threads each")
     _common(b)
 
+    _add_process_search(sub)
+
     s = sub.add_parser("status", help="summary of a build directory")
     s.add_argument("build_dir")
 
@@ -111,6 +113,8 @@ def run(args) -> int:
 
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
+    if args.kd_command == "process-search":
+        return _process_search(args)
     if args.kd_command == "status":
         d = Path(args.build_dir)
         if not (d / "runs.sqlite").exists():
@@ -190,4 +194,91 @@ def run(args) -> int:
                          scheduler=args.scheduler, threads=args.threads, reuse_vanilla_from=args.reuse_vanilla,
                          log=_log)
     print(json.dumps(kdbench.summarize(runs), indent=2))
+    return 0
+
+
+# ---- process-search: DistPro's meta-learned pathway weights --------------------------------------------------------
+def _add_process_search(sub) -> None:
+    from ..distill.pathways import PATHWAY_SETS, TRANSFORMS
+    from ..distill.process import DEFAULT_ORDER, DEFAULT_POINTS, NORMALIZATIONS
+
+    q = sub.add_parser("process-search", help="learn a DistPro process (pathway weights over training)",
+                       description="Learn DistPro's pathway weights over training by bi-level meta-optimization on "
+                                   "one or a few student cells, and write them as a process JSON for "
+                                   "'\"distiller\": \"distpro\"' (see proxybench.distill.process).")
+    q.add_argument("--protocol", required=True, help="protocol JSON file (optimizer, schedule, budget, data)")
+    q.add_argument("--arch", required=True, action="append",
+                   help="student cell: NB201 arch string or index (repeat, or separate with commas, for several "
+                        "cells; the process is their mean)")
+    q.add_argument("--teacher", default=None,
+                   help="teacher checkpoint path or spec (checkpoint:PATH, ensemble:..., resnet20, nb201:...); "
+                        "default: the protocol's teacher.checkpoint")
+    q.add_argument("--out", required=True, help="process JSON to write")
+    q.add_argument("--epochs", type=float, default=None,
+                   help="search epochs over the search-training split (default: the protocol's)")
+    q.add_argument("--points", type=int, default=DEFAULT_POINTS,
+                   help=f"K: weights recorded per 1/K of the schedule (default {DEFAULT_POINTS})")
+    q.add_argument("--order", type=int, default=DEFAULT_ORDER, choices=(1, 2),
+                   help=f"hypergradient: 1 first-order, 2 exact unrolled (default {DEFAULT_ORDER})")
+    q.add_argument("--pathways", default="distpro", choices=PATHWAY_SETS,
+                   help="distpro: teacher stage i -> student stage j for i <= j (default); all: every pair")
+    q.add_argument("--transform", default="distpro", choices=TRANSFORMS, help="pathway transform (default distpro)")
+    q.add_argument("--normalization", default="softmax", choices=NORMALIZATIONS,
+                   help="weights = softmax (sum to 1, default) or sigmoid (each in [0, 1]) of learned logits")
+    q.add_argument("--warmup", type=float, default=0.0,
+                   help="fraction of the steps trained with uniform weights before the meta-updates (default 0)")
+    q.add_argument("--val-fraction", type=float, default=0.2,
+                   help="held-out fraction of the training images for the meta-objective (default 0.2)")
+    q.add_argument("--seed", type=int, default=0)
+    _common(q)
+
+
+def _split_archs(values: list[str]) -> list[str | int]:
+    archs: list[str | int] = []
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if item:
+                archs.append(int(item) if item.isdigit() else item)
+    if not archs:
+        raise ValueError("--arch names no cell")
+    return archs
+
+
+def _search_teacher(args, protocol, num_classes: int):
+    from ..distill.teachers import build_teacher, load_teacher
+
+    text = args.teacher or (protocol.teacher or {}).get("checkpoint")
+    if not text:
+        raise ValueError("no teacher: pass --teacher CKPT_OR_SPEC (the protocol names no teacher.checkpoint)")
+    if Path(text).is_file():
+        return text, load_teacher(text, num_classes=num_classes, in_channels=protocol.channels).eval()
+    if text.endswith((".pt", ".pth")) and not text.startswith(("checkpoint:", "ensemble:")):
+        raise FileNotFoundError(f"teacher checkpoint {text} does not exist")
+    teacher = build_teacher(text, num_classes=num_classes, in_channels=protocol.channels)
+    if not getattr(teacher, "trained", False):
+        _log(f"warning: teacher {text!r} is a random initialization, not a trained network")
+    return text, teacher.eval()
+
+
+def _process_search(args) -> int:
+    import time
+
+    from ..distill.process import save_process, search_process
+    from ..distill.protocol import Protocol
+    from ..distill.trainer import load_train_data
+
+    protocol = Protocol.from_file(args.protocol)
+    archs = _split_archs(args.arch)
+    data = load_train_data(protocol, root=args.data_root)
+    label, teacher = _search_teacher(args, protocol, data.num_classes)
+    started = time.perf_counter()
+    process = search_process(protocol, data, archs, teacher, teacher_label=label, epochs=args.epochs,
+                             points=args.points, order=args.order, seed=args.seed, pathways=args.pathways,
+                             transform=args.transform, normalization=args.normalization, warmup=args.warmup,
+                             val_fraction=args.val_fraction, device=args.device, log=_log)
+    save_process(process, args.out)
+    last = " ".join(f"{n}={w:.3f}" for n, w in zip(process.names, process.weights[-1]))
+    print(f"process of {len(archs)} cell(s), {process.info['cpu_seconds']:.0f} CPU s "
+          f"({time.perf_counter() - started:.0f} s wall) -> {args.out}; last point: {last}")
     return 0
