@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .distillers import KDBatch, TrainingDistiller, register_distiller
+from .distiller_base import KDBatch, TrainingDistiller, register_distiller
 from .losses import kd_loss
 from .pathways import TRANSFORMS, Pathways
 from .process import as_process

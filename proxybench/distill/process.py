@@ -279,7 +279,7 @@ def search_process(protocol: Protocol, data, archs: Sequence[str | int], teacher
     protocol's (passes over the search-training split). Returns the :class:`Process`."""
     from .. import __version__
     from .teachers import is_trained
-    from .trainer import auto_device
+    from .training_parts import auto_device
 
     if not isinstance(protocol, Protocol):
         raise ValueError(f"protocol must be a Protocol, got {type(protocol).__name__}")
@@ -436,7 +436,7 @@ def hypergradient(student: nn.Module, paths: Pathways, alpha: torch.Tensor, batc
 def _search_cell(arch, protocol: Protocol, data, train_idx, val_idx, teacher, dev, *, total_steps, points, order,
                  seed, pathways, transform, normalization, beta, arch_lr, fd_radius, val_batch_size, warmup,
                  log) -> dict:
-    from .trainer import _augment, build_student, lr_factor
+    from .training_parts import _augment, build_student, lr_factor
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     student = build_student(arch, protocol, data.num_classes, seed)

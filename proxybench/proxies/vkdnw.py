@@ -28,6 +28,7 @@ from torch.func import functional_call, jvp
 
 from ..initialization import INIT_SCHEMES, initialize
 from .context import ProxyError, register_pass
+from .options import Option, at_least
 from .registry import register_proxy
 
 PAPER = ("Tybl & Neumann, Training-free Neural Architecture Search through Variance of Knowledge of Deep Network "
@@ -217,22 +218,24 @@ def decile_entropy(deciles: torch.Tensor) -> float:
     return float(-(t * torch.log(t + EPS)).sum()) + 0.0  # + 0.0: no -0.0 for an all-zero spectrum
 
 
-@register_pass("vkdnw_fisher")
+OPTIONS = (
+    Option("vkdnw_init", str, "kaiming_fan_in", "re-initialization before the pass ('keep': the caller's weights)",
+           choices=("keep", *INIT_SCHEMES)),
+    Option("vkdnw_input", str, "random", "N(0, 1) inputs shaped like the batch (the authors' code) or the batch",
+           choices=tuple(INPUTS)),
+    Option("vkdnw_tensors", int, DEFAULT_TENSORS, "parameter tensors, from the first, that give one weight each",
+           check=at_least(1)),
+)
+
+
+@register_pass("vkdnw_fisher", gradients=True, bn="eval", options=OPTIONS)
 def vkdnw_fisher(ctx) -> VKDNWFisher:
     """Options: ``vkdnw_init`` (default ``"kaiming_fan_in"``: the authors' He-normal fan-in re-init, from the
     seeded generator; ``"keep"`` keeps the caller's weights; or any scheme of
     :data:`proxybench.initialization.INIT_SCHEMES`), ``vkdnw_input`` (``"random"``, default: N(0, 1) inputs shaped
     like the batch, as the authors' code; ``"data"``: the batch itself), ``vkdnw_tensors`` (how many parameter
     tensors, from the first, contribute their first element; default 128). Network in eval mode."""
-    init = ctx.option("vkdnw_init", "kaiming_fan_in")
-    if init != "keep" and init not in INIT_SCHEMES:
-        raise ProxyError(f"proxy 'vkdnw': unknown vkdnw_init {init!r}; valid: keep, {', '.join(INIT_SCHEMES)}")
-    source = ctx.option("vkdnw_input", "random")
-    if source not in INPUTS:
-        raise ProxyError(f"proxy 'vkdnw': unknown vkdnw_input {source!r}; valid: {', '.join(INPUTS)}")
-    count = ctx.option("vkdnw_tensors", DEFAULT_TENSORS)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ProxyError(f"proxy 'vkdnw': option vkdnw_tensors must be an integer >= 1, got {count!r}")
+    init, source, count = ctx.option("vkdnw_init"), ctx.option("vkdnw_input"), ctx.option("vkdnw_tensors")
     model = ctx.fresh_model()
     if init != "keep":
         initialize(model, init, int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator("vkdnw_init"))))
@@ -253,7 +256,7 @@ def vkdnw_fisher(ctx) -> VKDNWFisher:
     return VKDNWFisher(fisher, eig, spectrum_deciles(eig), names, len(all_names))
 
 
-@register_proxy("vkdnw", gradients=True, bn="eval", paper=PAPER)
+@register_proxy("vkdnw", gradients=True, bn="eval", options=OPTIONS, paper=PAPER)
 def vkdnw(ctx) -> float:
     """VKDNW = -sum_k l_k log l_k, l_k the 9 normalised deciles of the Fisher information spectrum at init.
 

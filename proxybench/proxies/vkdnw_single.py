@@ -6,10 +6,10 @@ from __future__ import annotations
 import torch
 
 from .registry import register_proxy
-from .vkdnw import PAPER, decile_entropy
+from .vkdnw import OPTIONS, PAPER, decile_entropy
 
 
-@register_proxy("vkdnw_single", gradients=True, bn="eval", paper=PAPER)
+@register_proxy("vkdnw_single", gradients=True, bn="eval", options=OPTIONS, paper=PAPER)
 def vkdnw_single(ctx) -> float:
     """VKDNW_single = aleph + VKDNW, aleph the network's number of parameter tensors (its size term).
 

@@ -21,6 +21,7 @@ import torch
 
 from ...distill.pathways import PATHWAY_SETS, make_pathways, stage_maps
 from ..context import ProxyError
+from ..options import Option
 from ..registry import register_proxy
 
 
@@ -56,7 +57,7 @@ def pathway_ckas(student_feats: dict, teacher_feats: dict, pathways) -> list[flo
 
 
 def _pathways_and_weights(ctx, n_teacher: int, n_student: int):
-    path = ctx.option("process", None)
+    path = ctx.option("process")
     if path:
         from ...distill.process import load_process
 
@@ -69,14 +70,16 @@ def _pathways_and_weights(ctx, n_teacher: int, n_student: int):
         if total <= 0:
             raise ProxyError(f"proxy 'pathway_cka': the process {path} gives every pathway weight 0")
         return process.pathways, [w / total for w in weights]
-    which = str(ctx.option("pathways", "distpro"))
-    if which not in PATHWAY_SETS:
-        raise ProxyError(f"proxy 'pathway_cka': option pathways must be one of {PATHWAY_SETS}, got {which!r}")
+    which = ctx.option("pathways")
     pathways = make_pathways(n_teacher, n_student, which)
     return pathways, [1.0 / len(pathways)] * len(pathways)
 
 
 @register_proxy("pathway_cka", direction=1, teacher=True,
+                options=(Option("pathways", str, "distpro", "pathway set: teacher stage i -> student stage j with "
+                                "i <= j (distpro) or every pair (all)", choices=tuple(PATHWAY_SETS)),
+                         Option("process", str, None, "a DistPro process JSON whose mean pathway weights weight "
+                                "the CKAs (unset: equal weights)")),
                 paper="Deng et al., DistPro: Searching a Fast Knowledge Distillation Process via Meta Optimization, "
                       "ECCV 2022 (pathways); Kornblith et al., Similarity of Neural Network Representations "
                       "Revisited, ICML 2019 (linear CKA)")
