@@ -269,7 +269,8 @@ class SignalTeacher(nn.Module):
         return self.forward_features(x)["logits"]
 
 
-def test_search_finds_the_pathway_that_carries_the_signal():
+@pytest.mark.parametrize("order", [1, 2])
+def test_search_finds_the_pathway_that_carries_the_signal(order):
     g = torch.Generator().manual_seed(0)
     templates, decoy1, decoy2 = (torch.randn(4, 3, 8, 8, generator=g) for _ in range(3))
     y = torch.arange(512) % 4
@@ -278,8 +279,11 @@ def test_search_finds_the_pathway_that_carries_the_signal():
     teacher = SignalTeacher(templates, decoy1, decoy2)
     assert (teacher(x).argmax(1) == y).float().mean() > 0.95
     p = Protocol(**{**TINY, "train_subset": None, "batch_size": 32, "epochs": 8.0, "schedule": "constant"})
-    proc = P.search_process(p, data, [ARCH], teacher, points=2, order=1, transform="conv1x1", warmup=0.3,
+    proc = P.search_process(p, data, [ARCH], teacher, points=2, order=order, transform="conv1x1", warmup=0.3,
                             val_batch_size=128, seed=0)
+    # a 30% warm-up lets the transforms and the classifier learn before the meta-updates: early on, gradient
+    # alignments go through random weights. Over data seeds 0-5 the signal pathway got the most weight at the last
+    # point in 6 of 6 searches with order 1 and 5 of 6 with order 2 (held-out batches of 102-128 images)
     last = proc.weights[-1]
     assert proc.names[-1] == "t3->s3"
     assert last[-1] == max(last) and last[-1] > 0.5, proc.weights
