@@ -32,9 +32,15 @@ case "${1:-}" in
       pb kd-bench build --protocol kdbench/v2/protocols/aug-a0.5-T1.json --archs $CELLS --teacher $T1 \
         --out kdbench/v2/sweep/aug-a0.5-T1 --threads 1 --shard $i/2 >> kdbench/v2/sweep/aug-a0.5-T1.log 2>&1 &
     done; wait ;;
+  wave3)  # DistPro: a process learned once on cell 13673 (a v1 cell outside the sweep cells), reused on the 6 cells
+    mkdir -p kdbench/v2/processes
+    [ -s kdbench/v2/processes/distpro-13673.json ] || pb kd-bench process-search --protocol $V1 --arch 13673 \
+      --teacher "checkpoint:$PWD/$T1" --out kdbench/v2/processes/distpro-13673.json --threads 1 \
+      >> kdbench/v2/sweep/distpro-search.log 2>&1
+    kd_only distpro $T1 ;;
   pool)  # every vanilla run v2 needs (200 cells, 20 x 3 noise), v1's vanilla protocol; v1's runs are copied in
     pb kd-bench build --protocol $V1 --archs 200 --arch-seed 0 --noise-archs 20 --noise-seeds 3 --modes vanilla \
       --reuse-vanilla kdbench/build/nb201-kd-fmnist16 --out kdbench/v2/vanilla-pool --threads 1 \
       >> kdbench/v2/vanilla-pool.log 2>&1 ;;
-  *) echo "usage: $0 teachers|wave1|wave2|pool" >&2; exit 2 ;;
+  *) echo "usage: $0 teachers|wave1|wave2|wave3|pool" >&2; exit 2 ;;
 esac
