@@ -1,11 +1,11 @@
-"""Export the build to the table bundled with proxybench (the default benchmark of ``proxybench eval``).
+"""Export a KD benchmark build to the table bundled with proxybench.
 
-    python kdbench/export_bundled.py
+    python kdbench/export_bundled.py          # v2: nb201-kd-fmnist16-v2 (the default benchmark of proxybench eval)
+    python kdbench/export_bundled.py v1       # v1: nb201-kd-fmnist16
 
-Writes ``proxybench/benchmarks/data/nb201-kd-fmnist16.pbgt`` from ``kdbench/build/nb201-kd-fmnist16`` and copies
-the teacher checkpoint next to it, with metadata: the protocol and summary figures (from
-``proxybench.distill.kdbench.export_ground_truth``), the teacher's training record, the protocol sweep (every
-candidate's runs from ``kdbench/sweep``) and whether the build is complete.
+Writes ``proxybench/benchmarks/data/<name>.pbgt`` from the build directory and copies the teacher checkpoint next to
+it, with metadata: the protocol and summary figures (from ``proxybench.distill.kdbench.export_ground_truth``), the
+teacher's training record, the protocol sweep (every candidate's runs) and whether the build is complete.
 """
 
 from __future__ import annotations
@@ -19,41 +19,70 @@ from pathlib import Path
 from proxybench.distill.kdbench import RunStore, export_ground_truth, sweep_table
 
 HERE = Path(__file__).resolve().parent
-BUILD = HERE / "build" / "nb201-kd-fmnist16"
-TEACHER = HERE / "teacher" / "resnet20-fmnist16"
 OUT_DIR = HERE.parent / "proxybench" / "benchmarks" / "data"
-NAME = "nb201-kd-fmnist16"
-CHOICE = ("10k class-balanced images x 6 epochs, lr 0.05: the most accurate students with the smallest KD loss "
-          "vs vanilla among the candidates; no candidate with alpha 0.9, T 4 and a ~60k-image budget made KD beat "
-          "vanilla on average on the swept cells (see kdbench/README.md)")
+TEACHER = HERE / "teacher" / "resnet20-fmnist16"
+
+VERSIONS = {
+    "v1": {
+        "name": "nb201-kd-fmnist16",
+        "build": HERE / "build" / "nb201-kd-fmnist16",
+        "sweep": HERE / "sweep",
+        "choice": ("10k class-balanced images x 6 epochs, lr 0.05: the most accurate students with the smallest KD "
+                   "loss vs vanilla among the candidates; no candidate with alpha 0.9, T 4 and a ~60k-image budget "
+                   "made KD beat vanilla on average on the swept cells (see kdbench/README.md)"),
+    },
+    "v2": {
+        "name": "nb201-kd-fmnist16-v2",
+        "build": HERE / "build" / "nb201-kd-fmnist16-v2",
+        "sweep": HERE / "v2" / "sweep",
+        "choice": ("v1's budget and teacher with T 1 instead of 4 and alpha 0.9: the largest mean KD gain over "
+                   "vanilla among the v2 candidates (alpha 0.5/0.9/1.0, T 1/2, an ensemble of 3 with mean-logit "
+                   "and oracle KD, DistPro's learned process) on the 6 sweep cells (kdbench/v2/sweep_report.txt)"),
+    },
+}
 
 
-def main() -> int:
-    plan = json.loads((BUILD / "plan.json").read_text())
-    store = RunStore(BUILD / "runs.sqlite")
+def recipe_text(protocol: dict) -> str:
+    """One line saying how the KD students were trained, read from the protocol."""
+    distiller = protocol.get("distiller", "kd")
+    if distiller != "kd":
+        return f"distiller {distiller} {json.dumps(protocol.get('distiller_options', {}), sort_keys=True)}"
+    a, t = float(protocol["alpha"]), float(protocol["temperature"])
+    return f"KD = {1 - a:g} CE + {a:g} T^2 KL, T={t:g}"
+
+
+def main(argv: list[str]) -> int:
+    version = argv[0] if argv else "v2"
+    if version not in VERSIONS or len(argv) > 1:
+        print(f"usage: export_bundled.py [{'|'.join(VERSIONS)}] (got {' '.join(argv)!r})", file=sys.stderr)
+        return 2
+    cfg = VERSIONS[version]
+    name, build = cfg["name"], cfg["build"]
+    plan = json.loads((build / "plan.json").read_text())
+    protocol = json.loads((build / "protocol.json").read_text())
+    store = RunStore(build / "runs.sqlite")
     try:
         finished = len(store.done())
     finally:
         store.close()
     complete = finished >= len(plan)
     teacher = json.loads(TEACHER.with_suffix(".json").read_text())
-    teacher["checkpoint"] = f"{NAME}.teacher.pt"  # shipped next to the table
-    sweep = sweep_table(sorted(p for p in (HERE / "sweep").iterdir() if (p / "runs.sqlite").exists()))
+    teacher["checkpoint"] = f"{name}.teacher.pt"  # shipped next to the table
+    sweep = sweep_table(sorted(p for p in cfg["sweep"].iterdir() if (p / "runs.sqlite").exists()))
     sweep_runs = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                   for row in sweep.to_dict(orient="records")]
-    description = ("NB201 students (C=16, N=5) on Fashion-MNIST 16x16x3: vanilla and KD (0.1 CE + 0.9 KL, T=4) "
+    description = (f"NB201 students (C=16, N=5) on Fashion-MNIST 16x16x3: vanilla and KD ({recipe_text(protocol)}) "
                    f"accuracy with a trained ResNet-20 teacher ({teacher['test_acc']:.2f}%); built by proxybench "
                    "kd-bench" + ("" if complete else f"; PARTIAL: {finished} of {len(plan)} planned runs"))
     meta = export_ground_truth(
-        BUILD, OUT_DIR / f"{NAME}.pbgt", name=NAME, dataset_label="fashion-mnist-16", description=description,
-        extra_metadata={"teacher": teacher, "sweep": {"choice": CHOICE, "runs": sweep_runs},
+        build, OUT_DIR / f"{name}.pbgt", name=name, dataset_label="fashion-mnist-16", description=description,
+        extra_metadata={"teacher": teacher, "sweep": {"choice": cfg["choice"], "runs": sweep_runs},
                         "build": {"complete": complete, "finished_runs": finished, "planned_runs": len(plan)}})
-    shutil.copyfile(TEACHER.with_suffix(".pt"), OUT_DIR / f"{NAME}.teacher.pt")
+    shutil.copyfile(TEACHER.with_suffix(".pt"), OUT_DIR / f"{name}.teacher.pt")
     print(json.dumps(meta["summary"], indent=1))
-    print(f"wrote {OUT_DIR / (NAME + '.pbgt')}: {finished} of {len(plan)} runs"
-          + ("" if complete else " (partial)"))
+    print(f"wrote {OUT_DIR / (name + '.pbgt')}: {finished} of {len(plan)} runs" + ("" if complete else " (partial)"))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
