@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # KD benchmark v2: the protocol sweep, its teachers and the vanilla pool. Resumable: every step skips what is done,
 # so the same command continues an interrupted sweep. Run it from a separate worktree (not the checkout you edit):
-#   kdbench/v2/sweep.sh teachers | wave1 | wave2 | pool
+#   kdbench/v2/sweep.sh teachers | wave1 | wave2 | wave3 | pool | build [I/N] | finish
 # Each candidate is one build directory under kdbench/v2/sweep (6 cells: kdbench/v2/sweep-cells.txt, seed 0).
 # KD-only candidates train KD runs only; their vanilla runs are v1's (same vanilla protocol, same seeds).
 set -eu
@@ -42,5 +42,14 @@ case "${1:-}" in
     pb kd-bench build --protocol $V1 --archs 200 --arch-seed 0 --noise-archs 20 --noise-seeds 3 --modes vanilla \
       --reuse-vanilla kdbench/build/nb201-kd-fmnist16 --out kdbench/v2/vanilla-pool --threads 1 \
       >> kdbench/v2/vanilla-pool.log 2>&1 ;;
-  *) echo "usage: $0 teachers|wave1|wave2|wave3|pool" >&2; exit 2 ;;
+  build)  # the v2 table with the chosen protocol; KD runs only (shard I/N in $2): vanilla runs come from the pool
+    mkdir -p kdbench/build
+    pb kd-bench build --protocol kdbench/protocols/fmnist16-v2.json --archs 200 --arch-seed 0 --noise-archs 20 \
+      --noise-seeds 3 --modes kd --teacher $T1 --out kdbench/build/nb201-kd-fmnist16-v2 --threads 1 \
+      --shard "${2:-0/1}" >> kdbench/build/v2-shard${2%%/*}.log 2>&1 ;;
+  finish)  # after the pool: copy its vanilla runs into the v2 build (training any still missing)
+    pb kd-bench build --protocol kdbench/protocols/fmnist16-v2.json --archs 200 --arch-seed 0 --noise-archs 20 \
+      --noise-seeds 3 --teacher $T1 --reuse-vanilla kdbench/v2/vanilla-pool --out kdbench/build/nb201-kd-fmnist16-v2 \
+      --threads 1 >> kdbench/build/v2-finish.log 2>&1 ;;
+  *) echo "usage: $0 teachers|wave1|wave2|wave3|pool|build [I/N]|finish" >&2; exit 2 ;;
 esac

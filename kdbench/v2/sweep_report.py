@@ -51,6 +51,15 @@ def table(dirs: list[Path]) -> pd.DataFrame:
                          "vanilla_acc": van, "kd_acc": float(r["test_acc"]), "v1_kd_acc": v1_kd.get(key),
                          "vanilla_from": "v1" if same_vanilla else "own"})
     df = pd.DataFrame(rows)
+    # v1's own recipe (alpha 0.9, T 4) on the same cells and seeds, as a reference row
+    v1_rows = df[["arch_index", "seed"]].drop_duplicates()
+    v1_rows = v1_rows.assign(candidate="v1 (a0.9-T4)", alpha=v1.alpha, T=v1.temperature, distiller=v1.distiller,
+                             augmentation=v1.augmentation, teacher=v1.notes,
+                             vanilla_acc=[v1_van.get((a, s)) for a, s in zip(v1_rows.arch_index, v1_rows.seed)],
+                             kd_acc=[v1_kd.get((a, s)) for a, s in zip(v1_rows.arch_index, v1_rows.seed)],
+                             vanilla_from="v1")
+    v1_rows["v1_kd_acc"] = v1_rows["kd_acc"]
+    df = pd.concat([df, v1_rows.dropna(subset=["kd_acc"])], ignore_index=True)
     df["kd_gain"] = df["kd_acc"] - df["vanilla_acc"]
     return df
 
@@ -63,6 +72,11 @@ def main(argv: list[str]) -> int:
     print("KD gain (points) per cell and candidate (vanilla: v1's runs, or the candidate's own when its vanilla "
           "protocol differs)")
     print(wide.round(2).to_string())
+    acc = df.pivot_table(index="arch_index", columns="candidate", values="kd_acc")
+    acc.insert(0, "vanilla (v1)", df.groupby("arch_index")["vanilla_acc"].first())
+    print()
+    print("Test accuracy (%) per cell: vanilla, and KD under each candidate")
+    print(acc.round(2).to_string())
     summary = df.groupby("candidate").agg(cells=("kd_gain", "count"), mean_gain=("kd_gain", "mean"),
                                           worst=("kd_gain", "min"), better=("kd_gain", lambda g: (g > 0).mean()),
                                           mean_kd=("kd_acc", "mean"), mean_vanilla=("vanilla_acc", "mean"))
