@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="score only the first LIMIT archs of the table")
     ap.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for CIs and differences")
     ap.add_argument("--out", default=None, help="write scores and correlations as CSV files with this prefix")
+    ap.add_argument("--scores", default=None,
+                    help="scores CSV of an earlier run (its --out prefix + _scores.csv) with the same teacher, data "
+                         "and batch settings: its (arch, seed, proxy) scores are reused and only the rest are computed")
     args = ap.parse_args(argv)
 
     gt, meta = load_ground_truth(args.ground_truth)
@@ -148,20 +151,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"teacher {describe(teacher)}; students NB201 C={C} N={N}; data {data} "
           f"{tuple(batches[0][0][0].shape)} x {len(batches[0])} batches; seeds {len(seeds)}; proxies {len(names)}")
     rows = []
+    known = pd.DataFrame()
+    if args.scores:
+        known = pd.read_csv(args.scores)
+        known = known[known["arch_index"].isin(archs) & known["seed"].isin(seeds) & known["proxy"].isin(names)]
+        print(f"reusing {len(known)} scores from {args.scores}")
+    have = {(int(a), int(s)): set(g["proxy"]) for (a, s), g in known.groupby(["arch_index", "seed"])} \
+        if len(known) else {}
     t_start = time.perf_counter()
     for n_done, index in enumerate(archs, start=1):
         arch = nb201.index_to_arch(index)
         for seed, seed_batches in zip(seeds, batches):
+            todo = [n for n in names if n not in have.get((index, seed), set())]
+            if not todo:
+                continue
             x, y = seed_batches[0]
             model = nb201.build_network(arch, C=C, N=N, num_classes=num_classes, in_channels=in_channels, seed=seed)
             ctx = make_context(model, x, y, teacher=teacher, seed=seed, arch=arch, num_classes=num_classes,
                                batches=seed_batches)
-            for r in score_many(names, ctx):
+            for r in score_many(todo, ctx):
                 rows.append({"arch_index": index, "arch": arch, "proxy": r.proxy, "seed": seed, "score": r.score,
                              "seconds": r.seconds, "status": r.status, "error": r.error})
         if n_done % 10 == 0 or n_done == len(archs):
             print(f"  {n_done}/{len(archs)} archs, {time.perf_counter() - t_start:.0f} s", file=sys.stderr)
-    scores = pd.DataFrame(rows)
+    scores = pd.concat([known, pd.DataFrame(rows)], ignore_index=True) if len(known) else pd.DataFrame(rows)
     errors = scores[scores["status"] == "error"]
     for proxy, group in errors.groupby("proxy"):
         print(f"  {proxy}: {len(group)} errors, e.g. {group['error'].iloc[0]}", file=sys.stderr)
