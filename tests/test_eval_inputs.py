@@ -253,3 +253,48 @@ def test_cli_json_import_reports_dropped_rows_and_strict_exits_2(tmp_path, capsy
                  str(tmp_path / "strict.pbgt"), "--strict"]) == 2
     err = capsys.readouterr().err
     assert "--strict" in err and "1 null, 1 NaN" in err and not (tmp_path / "strict.pbgt").exists()
+
+
+# ---- the engine's plan: modules of one job each, shared with run_search ------------------------------------------
+def test_engine_modules_are_small_and_config_gathers_their_names():
+    import proxybench.engine as engine
+    from proxybench.engine import config, inputs, models, plan, selection, settings
+
+    for f in Path(engine.__file__).parent.glob("*.py"):
+        assert len(f.read_text().splitlines()) < 500, f
+    assert config.make_plan is plan.make_plan and config.SeedBatches is inputs.SeedBatches
+    assert config.resolve_teacher is models.resolve_teacher and config.resolve_archs is selection.resolve_archs
+    assert config.EvalSettings is settings.EvalSettings and engine.make_plan is plan.make_plan
+    assert set(config.DEFAULT_PROXIES) == set(selection.proxy_groups()["default"])
+
+
+def test_run_search_sets_up_through_the_engine_plan_steps(tmp_path, monkeypatch, one_thread):
+    from proxybench.engine import plan
+    from proxybench.search import run_search
+
+    bench = tiny_benchmark(tmp_path / "tiny.pbgt")
+    calls: list[str] = []
+
+    def spy(name):
+        real = getattr(plan, name)
+
+        def call(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("plan_data", "plan_teacher", "plan_batches", "resolve_out"):
+        monkeypatch.setattr(plan, name, spy(name))
+    teacher = ("nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+               "nor_conv_3x3~2|@C=4,N=1")
+    r = run_search("kd", teacher=teacher, algorithm="random", cycles=3, benchmark=bench, space="table",
+                   batch_size=8, out=tmp_path / "search", plot=False)
+    assert calls == ["plan_data", "plan_teacher", "plan_batches", "resolve_out"]
+    assert len(r.trajectory) == 3 and 1 <= r.n_scored <= 3  # a repeated proposal is not scored again
+    assert r.config["teacher"]["source"] == "--teacher" and r.out_dir == tmp_path / "search"
+    assert r.config["data"]["dataset"] == "fashion-mnist-sample" and r.config["data"]["kind"] == "sample"
+    with pytest.raises(ValueError, match="'kd' needs a teacher"):
+        run_search("kd", teacher="none", algorithm="random", cycles=2, benchmark=bench, batch_size=8)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a directory"):
+        run_search("params", algorithm="random", cycles=2, benchmark=bench, batch_size=8, out=tmp_path / "file")
