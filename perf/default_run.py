@@ -13,6 +13,9 @@ everything measured so far, so a stage can be re-run alone):
                 its full cost per arch (network build, its own passes, the teacher's features when it needs them);
 ``group``       all candidates scored together on the same archs: the time charged to each (shared passes count
                 for the first proxy using them) and the cost of the whole unit;
+``serial``      the CPU time of the parts of that run that only the main process does, on made-up scores of the
+                default group: the plan (torch import, data, teacher, batches), the correlations with 1000-resample
+                bootstrap CIs, the KD-minus-vanilla comparisons, the noise ceiling, the report and its figures;
 ``default``     ``proxybench eval`` with no proxy argument, as a newcomer runs it (a subprocess, wall time from
                 start to exit: start-up, plan, scoring, correlations, report and figures).
 
@@ -127,6 +130,43 @@ def stage_group(proxies: str, archs: int) -> dict:
             "wall_ms": wall * 1000, "charged_ms": {p: v * 1000 for p, v in charged.items()}}
 
 
+def stage_serial(tmp: Path) -> dict:
+    """CPU seconds of the one-process parts of the default run (see the module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    from proxybench.analysis import write_report
+    from proxybench.analysis.correlation import correlate, kd_vanilla_differences, noise_ceiling
+    from proxybench.engine import EvalSettings, make_plan
+    from proxybench.io import write_tables
+
+    out: dict[str, float] = {}
+    t0 = time.process_time()
+    plan = make_plan(EvalSettings(out=None, workers=0))
+    out["plan"] = time.process_time() - t0
+    gt = plan.benchmark.ground_truth
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame([{"arch_index": i, "arch": a, "proxy": p, "seed": 0, "score": float(rng.normal()),
+                            "seconds": 0.1, "status": "ok", "error": ""} for i, a in plan.archs for p in plan.proxies])
+    t0 = time.process_time()
+    corr = correlate(scores, gt, ci=True, n_resamples=1000)
+    out["correlations"] = time.process_time() - t0
+    t0 = time.process_time()
+    kd = kd_vanilla_differences(scores, gt, corr, n_resamples=1000)
+    out["kd_vs_vanilla"] = time.process_time() - t0
+    t0 = time.process_time()
+    nc = noise_ceiling(gt, ci=True, n_resamples=1000)
+    out["noise_ceiling"] = time.process_time() - t0
+    run = tmp / "serial"
+    for df, name in ((scores, "scores"), (gt, "ground_truth"), (corr, "correlations"), (nc, "noise_ceiling"),
+                     (kd, "kd_vs_vanilla")):
+        write_tables(df, run, name, ["csv"])
+    t0 = time.process_time()
+    write_report(run)
+    out["report"] = time.process_time() - t0
+    return {"cpu_s": out, "load": load()}
+
+
 def stage_default(tmp: Path) -> dict:
     """``proxybench eval`` with no proxy argument, as a subprocess: wall time, and the proxies it scored."""
     out = tmp / "default"
@@ -174,6 +214,11 @@ def report(m: dict) -> str:
                      f"{g['load_after']}): {g['cpu_ms']:.0f} CPU ms per arch ({g['wall_ms']:.0f} wall); wall ms "
                      "charged per proxy (shared passes to the first user): "
                      + ", ".join(f"{p} {v:.0f}" for p, v in per))
+    sr = m.get("serial")
+    if sr:
+        parts = sr["cpu_s"]
+        lines.append(f"\none-process parts of the default run (load {sr['load']}): {sum(parts.values()):.1f} CPU s = "
+                     + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
     d = m.get("default")
     if d:
         lines.append(f"\n== 'proxybench eval' (no arguments), {d['archs']} archs x {len(d['proxies'])} proxies, "
@@ -190,16 +235,17 @@ def report(m: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--stages", default="alone,group,default", help="comma-separated: alone, group, default")
+    ap.add_argument("--stages", default="alone,group,serial,default",
+                    help="comma-separated: alone, group, serial, default")
     ap.add_argument("--archs-alone", type=int, default=10,
                     help="archs of the 'alone' and 'group' stages (default 10)")
     ap.add_argument("--json", type=Path, default=RESULTS / "default_run.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "default_run.txt")
     args = ap.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    bad = [s for s in stages if s not in ("alone", "group", "default")]
+    bad = [s for s in stages if s not in ("alone", "group", "serial", "default")]
     if bad:
-        ap.error(f"unknown stage(s) {bad}; valid: alone, group, default")
+        ap.error(f"unknown stage(s) {bad}; valid: alone, group, serial, default")
     measured = json.loads(args.json.read_text()) if args.json.is_file() else {}
     with tempfile.TemporaryDirectory(prefix="proxybench-default-run-") as tmp:
         for stage in stages:
@@ -208,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                 measured["group"] = stage_group(CANDIDATES, args.archs_alone)
             elif stage == "alone":
                 measured["alone"] = stage_alone(CANDIDATES, args.archs_alone)
+            elif stage == "serial":
+                measured["serial"] = stage_serial(Path(tmp))
             else:
                 measured["default"] = stage_default(Path(tmp))
             measured.setdefault("measured_at", {})[stage] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
