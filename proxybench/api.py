@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from .engine.config import DEFAULT_BATCH_SIZE, EvalSettings
 from .engine.runner import run_eval
+from .engine.settings import DEFAULT_BATCH_SIZE, EvalSettings
 
 
 def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
@@ -19,7 +19,9 @@ def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
              out: str | os.PathLike | None = None, formats: str | Sequence[str] = ("csv",), *,
              network: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
              arch_seed: int = 0, teacher_seed: int = 0, balanced: bool = False, threads: int | None = None,
-             report: bool = True, quiet: bool = True, ci_resamples: int = 1000) -> pd.DataFrame:
+             report: bool = True, quiet: bool = True, ci_resamples: int = 1000,
+             metrics: str | Sequence[str] | None = None, ensembles: str | Sequence[str] | None = None,
+             ensemble_method: str | None = None) -> pd.DataFrame:
     """Score proxies on a benchmark's architectures and return the tidy scores.
 
     One row per (arch_index, arch, proxy, seed) with ``score`` (higher = predicted better), ``seconds``,
@@ -41,6 +43,11 @@ def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
     out         run directory (resumable; ``"auto"``: ``runs/<benchmark>-<time>``); ``None``: nothing is kept
     network     overrides of the benchmark's network config: ``{"C": 8, "N": 1, "init": "default"}``
     options     per-proxy options passed to every proxy (e.g. ``{"temperature": 4}``)
+    metrics     ground truths to correlate with (``DATASET/METRIC``, ``METRIC`` or ``"all"``); default: those on
+                the data of the batches
+    ensembles   rank ensembles of scored proxies, e.g. ``["nwot+synflow"]``: extra proxy rows ``ens:nwot+synflow``
+                (``ensemble_method``: ``rank_sum``, the default, or ``vote``; see
+                :mod:`proxybench.analysis.ensembles`)
 
     Example::
 
@@ -54,7 +61,8 @@ def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
                             teacher=teacher, teacher_seed=teacher_seed, network=network, options=options,
                             device=device, workers=workers, threads=threads, scheduler=scheduler, out=out,
                             formats=formats, report=report and out is not None, quiet=quiet,
-                            ci_resamples=ci_resamples)
+                            ci_resamples=ci_resamples, metrics=metrics, ensembles=ensembles,
+                            ensemble_method=ensemble_method)
     result = run_eval(settings)
     df = result.scores.copy()
     bench = result.plan.benchmark

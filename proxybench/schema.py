@@ -69,7 +69,8 @@ _COUNTS = (
 SCORES = Table("scores", "one row per (architecture, proxy, seed): the output of proxybench eval", (
     Column("arch_index", "int", "official NAS-Bench-201 index, 0..15624"),
     Column("arch", "str", "NB201 arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|"),
-    Column("proxy", "str", "proxy name (see 'proxybench list proxies')"),
+    Column("proxy", "str", "proxy name (see 'proxybench list proxies'), or ens:A+B for a rank ensemble of proxies "
+                           "A and B (eval/report --ensemble)"),
     Column("seed", "int", "network-initialisation seed; the input batches of seed s are drawn with s"),
     Column("score", "float", "the proxy's score, higher = predicted better; NaN when not finite or failed"),
     Column("seconds", "float", "time the proxy took on this network (shared passes count for the first proxy "
@@ -89,7 +90,7 @@ GROUND_TRUTH = Table("ground_truth", "one row per (architecture, dataset, metric
 ))
 
 CORRELATIONS = Table("correlations", "one row per (proxy, ground truth, statistic, aggregate, seed)", (
-    Column("proxy", "str", "proxy name"),
+    Column("proxy", "str", "proxy name, or ens:A+B for a rank ensemble"),
     Column("ground_truth", "str", "'<metric>', or '<dataset>/<metric>' when the ground truth has several data sets"),
     Column("statistic", "str", "kendall (tau-b) | spearman | pearson | top<k>% | best_percentile"),
     Column("aggregate", "str", "score_mean (the headline) | per_seed | mean_over_seeds | std_over_seeds"),

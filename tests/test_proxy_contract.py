@@ -34,8 +34,9 @@ from proxybench.proxies import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-TODAY_DEFAULT = {"diswot", "diswot_relation", "diswot_semantic", "kd", "rkd", "pkt", "synflow", "snip", "grad_norm",
-                 "nwot", "jacov", "zico", "meco", "params", "flops"}
+# chosen by measured value per second (perf/default_run.py): zico, snip and grad_norm left, linear_regions joined
+TODAY_DEFAULT = {"diswot", "diswot_relation", "diswot_semantic", "kd", "rkd", "pkt", "synflow", "linear_regions",
+                 "nwot", "jacov", "meco", "params", "flops"}
 TODAY_STANDARD = {"flops", "params", "synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain", "nwot", "epe_nas",
                   "jacov", "snip"}
 

@@ -344,7 +344,8 @@ def test_cli_archs_file_data_and_teacher_options(bench, tmp_path, capsys, one_th
     assert any("KD-aware proxies skipped" in w for w in info["warnings"])
     assert any("no ground truth" in w for w in info["warnings"])  # index 5 is not in the benchmark
     assert info["teacher"] == {"spec": None}
-    assert "kd" not in info["proxies"] and "diswot" not in info["proxies"] and "snip" in info["proxies"]
+    # synflow: a standard member of the default group
+    assert "kd" not in info["proxies"] and "diswot" not in info["proxies"] and "synflow" in info["proxies"]
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -24,6 +24,42 @@ import pandas as pd
 import scipy.stats
 
 METHODS = ("rank_sum", "vote")
+ENSEMBLE_PREFIX = "ens:"
+"""Proxy name of an ensemble: ``ens:`` and its members joined by ``+`` (as ``proxybench search`` names it)."""
+
+
+def parse_ensembles(ensembles: str | Sequence[str] | None) -> dict[str, list[str]]:
+    """``"a+b,c+d"`` or ``["a+b", "c+d"]`` (an ``ens:`` prefix is allowed) -> ``{"ens:a+b": ["a", "b"], ...}``."""
+    if ensembles is None:
+        return {}
+    items = ensembles.split(",") if isinstance(ensembles, str) else [x for e in ensembles for x in str(e).split(",")]
+    out: dict[str, list[str]] = {}
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        body = item[len(ENSEMBLE_PREFIX):] if item.startswith(ENSEMBLE_PREFIX) else item
+        members = [m.strip() for m in body.split("+")]
+        if len(members) < 2 or not all(members):
+            raise ValueError(f"bad --ensemble {item!r}: give two or more proxy names joined by '+', e.g. "
+                             "nwot+synflow")
+        dup = [m for i, m in enumerate(members) if m in members[:i]]
+        if dup:
+            raise ValueError(f"bad --ensemble {item!r}: proxy {dup[0]!r} is listed twice")
+        out[ENSEMBLE_PREFIX + "+".join(members)] = members
+    return out
+
+
+def check_ensembles(ensembles: Mapping[str, Sequence[str]], scored: Sequence[str], method: str = "rank_sum") -> None:
+    """Raise ``ValueError`` when a member of an ensemble is not among the ``scored`` proxies of the run, or the
+    method is unknown."""
+    if ensembles and method not in METHODS:
+        raise ValueError(f"unknown --ensemble-method {method!r}; valid: {', '.join(METHODS)}")
+    for name, members in ensembles.items():
+        missing = [m for m in members if m not in scored]
+        if missing:
+            raise ValueError(f"--ensemble {name[len(ENSEMBLE_PREFIX):]!r}: {', '.join(map(repr, missing))} "
+                             f"{'is' if len(missing) == 1 else 'are'} not scored in this run; scored proxies: "
+                             f"{', '.join(map(str, scored))} (add the member to --proxies)")
 
 
 def rank_sum(matrix: np.ndarray) -> np.ndarray:

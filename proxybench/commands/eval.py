@@ -25,6 +25,8 @@ EPILOG = """\
 examples:
   proxybench eval
   proxybench eval --proxies synflow,nwot,diswot --archs 50 --seeds 3
+  proxybench eval --proxies standard --ensemble nwot+synflow --metric vanilla_acc
+  proxybench eval --data-root /usr/share/datasets/fashion-mnist   # the full Fashion-MNIST test set
   proxybench eval --proxies standard --archs all --workers 2 --out runs/std
   proxybench eval --out runs/std                    # resume an interrupted run
   proxybench eval --benchmark nb201-cifar10.pbgt --data cifar10 --data-root ~/data --archs 200
@@ -50,13 +52,26 @@ def add_arguments(p) -> None:
     g.add_argument("--arch-seed", type=int, default=0, metavar="S", help="seed of the arch sample (default 0)")
     g.add_argument("--seeds", type=int, default=1, metavar="K",
                    help="network-init seeds per arch, 0..K-1; the input batch of seed s is drawn with s (default 1)")
+    g.add_argument("--metric", action="append", metavar="DATASET/METRIC|METRIC|all", default=None,
+                   help="ground truth(s) to correlate with (repeatable or comma-separated); default: those on the "
+                        "data of the batches (e.g. only the CIFAR-10 ones for a CIFAR-10 batch); 'all': every one "
+                        "(see 'proxybench groundtruth show')")
+    g.add_argument("--ensemble", action="append", metavar="A+B[+...]", default=None,
+                   help="rank ensemble of scored proxies (repeatable or comma-separated), e.g. nwot+synflow: a row "
+                        "'ens:nwot+synflow' of its own in the table, the scores and the report")
+    g.add_argument("--ensemble-method", default=None, metavar="rank_sum|vote",
+                   help="how an ensemble combines its members: rank_sum (TE-NAS / AZ-NAS; default) or vote "
+                        "(majority vote of Abdelfattah et al.)")
     d = p.add_argument_group("inputs")
     d.add_argument("--batch-size", type=int, default=64, metavar="B", help="images per batch (default 64)")
     d.add_argument("--balanced", action="store_true", help="class-balanced batches (B a multiple of the classes)")
     d.add_argument("--data", metavar="NAME", default=None,
                    help="image set of the batches (default: the benchmark's bundled sample); 'synthetic' is noise "
                         "and is flagged in the report; see 'proxybench list datasets'")
-    d.add_argument("--data-root", metavar="DIR", default=None, help="where the data set's files are")
+    d.add_argument("--data-root", metavar="DIR", default=None,
+                   help="where the data set's files are; without --data, it selects the benchmark's full data set "
+                        "instead of its bundled sample (the run says which data it used); an error with --data "
+                        "naming a bundled sample, 'synthetic' or an .npz file")
     d.add_argument("--teacher", metavar="SPEC", default=None,
                    help="teacher for KD-aware proxies (default: the benchmark's teacher; 'none' for no teacher); "
                         "see 'proxybench list teachers'")
@@ -104,6 +119,7 @@ def _configure_logging(quiet: bool, verbose: bool) -> None:
 
 def run(args) -> int:
     from ..engine import EvalSettings, format_correlations, format_kd_vs_vanilla, run_eval
+    from ..engine.inputs import describe_data
     from ..engine.store import StoreBusyError
 
     _configure_logging(args.quiet, args.verbose)
@@ -114,7 +130,7 @@ def run(args) -> int:
         teacher=args.teacher, teacher_seed=args.teacher_seed, network=args.network, options=args.option,
         device=args.device, workers=args.workers, threads=args.threads, scheduler=args.scheduler, out=args.out,
         formats=args.format, report=not args.no_report, quiet=args.quiet, ci_resamples=args.ci_resamples,
-        restart=args.restart)
+        restart=args.restart, metrics=args.metric, ensembles=args.ensemble, ensemble_method=args.ensemble_method)
     if args.ci_resamples < 0:
         raise ValueError(f"--ci-resamples must be >= 0, got {args.ci_resamples}")
     try:
@@ -124,11 +140,12 @@ def run(args) -> int:
         return 1
     plan = result.plan
     head = (f"{plan.benchmark_name}: {len(plan.archs)} archs x {len(plan.seeds)} seed(s) x {len(plan.proxies)} "
-            f"proxies; data {plan.data['dataset']} ({plan.data['resolution']}px, {plan.data['channels']} ch, "
-            f"batch {plan.data['batch_size']})")
+            f"proxies; inputs {plan.data['resolution']}px, {plan.data['channels']} ch, batch "
+            f"{plan.data['batch_size']}")
     if plan.teacher is not None:
         head += f"; teacher {plan.teacher_info.get('description')}"
     print(head)
+    print(f"data: {describe_data(plan.data)}")
     if plan.data.get("synthetic"):
         print("WARNING: synthetic (Gaussian noise) inputs: these correlations are not comparable with results on "
               "real images")

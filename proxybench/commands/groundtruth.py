@@ -61,7 +61,7 @@ def add_arguments(p) -> None:
     j.add_argument("--column", action="append", default=[], metavar="COL=DATASET/METRIC",
                    help="csv: use column COL as DATASET/METRIC (repeatable; default: every numeric column)")
     j.add_argument("--strict", action="store_true",
-                   help="csv: refuse rows with NaN/inf/empty accuracies instead of dropping them")
+                   help="json / csv: refuse rows with null/NaN/inf/empty accuracies instead of dropping them")
     j.add_argument("--teacher", help="json / csv: teacher description stored in the metadata")
     j.add_argument("--protocol", help="json / csv: training protocol stored in the metadata")
 
@@ -87,6 +87,7 @@ def _import(args) -> int:
     from pathlib import Path
 
     from ..benchmarks import groundtruth as G
+    from ..benchmarks.groundtruth.importers.common import format_dropped
 
     if not args.out and not args.register:
         raise ValueError("give --out FILE, --register, or both")
@@ -95,6 +96,9 @@ def _import(args) -> int:
     common = {"name": args.name, "description": args.description}
     t0 = time.perf_counter()
     if args.kind in ("nb201", "nats"):
+        if args.strict:
+            raise ValueError(f"--strict applies to --from json and --from csv, not --from {args.kind} (whose "
+                             "importer reads every value of the official file)")
         opts = {**common, "hp": args.hp, "datasets": args.datasets, "metrics": args.metrics,
                 "progress": sys.stderr.isatty()}
         if args.kind == "nb201":
@@ -108,7 +112,7 @@ def _import(args) -> int:
         if not args.dataset:
             raise ValueError("--from json needs --dataset NAME (the dataset the accuracies were measured on)")
         gt = G.from_json(args.path, args.dataset, args.metric, teacher=args.teacher, protocol=args.protocol,
-                         **common)
+                         strict=args.strict, **common)
     else:
         gt = G.from_csv(args.path, _parse_columns(args.column), dataset=args.dataset, teacher=args.teacher,
                         protocol=args.protocol, strict=args.strict, **common)
@@ -121,8 +125,7 @@ def _import(args) -> int:
     pairs = ", ".join(f"{d}/{m}" for d, m in gt.pairs())
     print(f"imported {len(gt)} rows, {gt.n_archs()} archs ({pairs}) in {secs:.1f} s")
     for pair, d in (gt.metadata.get("dropped") or {}).items():
-        why = ", ".join(f"{n} {k}" for k, n in d.items() if k != "lines")
-        print(f"dropped {pair}: {why} (line(s) {', '.join(map(str, d['lines']))}); --strict refuses such rows")
+        print(f"dropped {pair}: {format_dropped(d)}; --strict refuses such rows")
     for path in written:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.register:

@@ -24,6 +24,11 @@ def add_arguments(p) -> None:
     p.add_argument("--no-ci", action="store_true", help="skip the bootstrap confidence intervals")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--no-figures", action="store_true", help="write the report without figures")
+    p.add_argument("--ensemble", action="append", metavar="A+B[+...]", default=None,
+                   help="add a rank ensemble of the run's proxies (repeatable or comma-separated), e.g. nwot+synflow: "
+                        "rows 'ens:nwot+synflow' in scores, correlations and the report")
+    p.add_argument("--ensemble-method", default=None, metavar="rank_sum|vote",
+                   help="how an ensemble combines its members: rank_sum (default) or vote")
 
 
 def run(args) -> int:
@@ -45,6 +50,14 @@ def run(args) -> int:
     hint = interrupted_run_hint(args.run_dir)
     if hint:
         raise ValueError(hint)
+    if args.ensemble_method is not None and not args.ensemble:
+        raise ValueError(f"--ensemble-method {args.ensemble_method!r} given without --ensemble; name an ensemble, "
+                         "e.g. --ensemble nwot+synflow")
+    if args.ensemble:
+        from ..analysis.ensembles import parse_ensembles
+        from ..analysis.run_ensembles import add_run_ensembles
+
+        add_run_ensembles(args.run_dir, parse_ensembles(args.ensemble), args.ensemble_method or "rank_sum", opts)
     md, html = write_report(args.run_dir, recompute=args.recompute, figures=not args.no_figures,
                             correlate_options=opts)
     print(f"wrote {md}")

@@ -7,12 +7,8 @@ networks, load on first use, so ``import proxybench.engine.store`` stays torch-f
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from .config import (
-    DEFAULT_BENCHMARK,
-    EvalSettings,
-    Plan,
-    make_plan,
-)
+from .plan import make_plan
+from .settings import DEFAULT_BENCHMARK, EvalSettings, Plan
 from .store import ConfigMismatchError, RunStore, StoreBusyError, StoreUnusableError, UnitResult
 
 if TYPE_CHECKING:

@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from ..io import write_json, write_tables
-from .config import EvalSettings, Plan, choose_workers, make_plan, parse_workers
 from .executors import Job, Task, make_executor
+from .plan import make_plan
+from .settings import EvalSettings, Plan, choose_workers, parse_workers
 from .store import SCORE_COLUMNS, RunStore
 
 log = logging.getLogger("proxybench.eval")
@@ -315,6 +316,10 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
             tmp.cleanup()
         raise
     scores = scores[SCORE_COLUMNS].reset_index(drop=True)
+    if plan.ensembles:  # rank ensembles: proxies of their own, computed from the stored member scores
+        from ..analysis.ensembles import add_ensembles
+
+        scores = add_ensembles(scores, plan.ensembles, plan.ensemble_method)
     for note in oom_notes:
         plan.warnings.append(note)
         log.warning(note)
@@ -324,7 +329,11 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
 
     gt = plan.benchmark.ground_truth
     sel = {i for i, _ in plan.archs}
-    gt_sel = gt[gt["arch_index"].isin(sel)].reset_index(drop=True)
+    keep = gt["arch_index"].isin(sel)
+    if plan.ground_truths:  # --metric, by default the ground truths on the data of the batches
+        pairs = pd.MultiIndex.from_tuples(plan.ground_truths)
+        keep &= pd.MultiIndex.from_arrays([gt["dataset"].astype(str), gt["metric"].astype(str)]).isin(pairs)
+    gt_sel = gt[keep].reset_index(drop=True)
     corr = kd_vs_vanilla = noise = None
     if len(gt_sel):
         ci = {"ci": settings.ci_resamples > 0, "n_resamples": max(settings.ci_resamples, 1)}

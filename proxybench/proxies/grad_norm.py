@@ -5,7 +5,7 @@ from __future__ import annotations
 from .registry import register_proxy
 
 
-@register_proxy("grad_norm", groups=("standard", "default"), labels=True, gradients=True,
+@register_proxy("grad_norm", groups=("standard",), labels=True, gradients=True,
                 paper="Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021")
 def grad_norm(ctx) -> float:
     """Sum over conv/linear layers l of ||dL/dW_l||_2 (Frobenius norm per layer, then summed), L the

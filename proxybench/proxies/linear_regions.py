@@ -83,7 +83,7 @@ OPTIONS = (
 )
 
 
-@register_proxy("linear_regions", bn="train", options=OPTIONS,
+@register_proxy("linear_regions", groups=("default",), bn="train", options=OPTIONS,
                 paper="Chen, Gong & Wang, Neural Architecture Search on ImageNet in Four GPU Hours: A Theoretically "
                       "Inspired Perspective (TE-NAS), ICLR 2021")
 def linear_regions(ctx) -> float:

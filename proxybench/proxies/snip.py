@@ -5,7 +5,7 @@ from __future__ import annotations
 from .registry import register_proxy
 
 
-@register_proxy("snip", groups=("standard", "default"), labels=True, gradients=True,
+@register_proxy("snip", groups=("standard",), labels=True, gradients=True,
                 paper="Lee et al., SNIP, ICLR 2019; Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, "
                       "ICLR 2021")
 def snip(ctx) -> float:

@@ -48,7 +48,7 @@ def zico_from_gradients(per_batch: list[list[torch.Tensor]]) -> float:
     return total
 
 
-@register_proxy("zico", groups=("default",), labels=True, gradients=True, bn="train", batches=2,
+@register_proxy("zico", labels=True, gradients=True, bn="train", batches=2,
                 paper="Li, Yang, Wang & Marculescu, ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on "
                       "Gradients, ICLR 2023")
 def zico(ctx) -> float:

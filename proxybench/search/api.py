@@ -13,7 +13,6 @@ With a ground truth the result reports the found arch's true value, percentile a
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import random
 import re
@@ -119,18 +118,10 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     """
     started = time.time()
     t_setup = time.perf_counter()
-    from ..engine.config import (
-        load_data,
-        make_input_batches,
-        parse_formats,
-        parse_key_values,
-        resolve_benchmark,
-        resolve_data,
-        resolve_device,
-        resolve_network,
-        resolve_teacher,
-        teacher_spec_from_metadata,
-    )
+    from ..engine.models import resolve_network
+    from ..engine.plan import plan_batches, plan_data, plan_teacher, resolve_device, resolve_out
+    from ..engine.selection import resolve_benchmark
+    from ..engine.settings import parse_formats, parse_key_values
     from ..proxies import check_options, get_spec
 
     notes: list[str] = []
@@ -178,15 +169,13 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
             raise ValueError("no benchmark given, so no data: pass --data NAME (one of "
                              f"{', '.join(DATASETS)}) or the path of an .npz file for the proxies' input batch")
         check_int(batch_size, "batch_size", 1)
-        data_spec = resolve_data(meta, gt.datasets() if gt is not None else [], data, data_root, batch_size, False)
-        if resolution is not None:
-            data_spec["resolution"] = check_int(resolution, "resolution", 4)
-        if channels is not None:
-            data_spec["channels"] = check_int(channels, "channels", 1)
-        images, dnotes = load_data(data_spec)
+        shape = {"resolution": None if resolution is None else check_int(resolution, "resolution", 4),
+                 "channels": None if channels is None else check_int(channels, "channels", 1),
+                 "num_classes": None if num_classes is None else check_int(num_classes, "num_classes", 1)}
+        data_spec, images, dnotes = plan_data(meta, gt.datasets() if gt is not None else [], data, data_root,
+                                              batch_size, False)
         notes += dnotes
-        if num_classes is not None:
-            data_spec["num_classes"] = check_int(num_classes, "num_classes", 1)
+        data_spec.update({k: v for k, v in shape.items() if v is not None})
     else:
         data_spec = _plain_data(meta, resolution, channels, num_classes)
 
@@ -217,21 +206,14 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
         needs_teacher = [m for m in members if get_spec(m).teacher]
         model = None
         if needs_teacher:
-            spec = teacher if teacher is not None else teacher_spec_from_metadata(meta, gt.path if gt else None)
-            if spec is None or str(spec).strip().lower() in ("", "none"):
+            model, spec, _ident, teacher_info = plan_teacher(teacher, meta, gt.path if gt else None, data_spec,
+                                                             teacher_seed)
+            if model is None:
                 raise ValueError(f"proxy {needs_teacher[0]!r} needs a teacher: pass --teacher SPEC (see 'proxybench "
                                  "list teachers'), or a benchmark that names its teacher")
-            model, spec, _ident, teacher_info = resolve_teacher(spec, data_spec["num_classes"],
-                                                                data_spec["channels"], teacher_seed)
-            teacher_info["source"] = "--teacher" if teacher is not None else "benchmark"
-            out_k = int(model.classifier.out_features)
-            if out_k != data_spec["num_classes"]:
-                raise ValueError(f"teacher {spec!r} has {out_k} outputs but the data has {data_spec['num_classes']} "
-                                 "classes; give a teacher for this data set")
         elif teacher is not None and str(teacher).strip().lower() != "none":
             notes.append(f"--teacher {teacher!r} is not used: no member of {proxy!r} needs a teacher")
-        n_batches = max(get_spec(m).batches for m in members)
-        batches = make_input_batches(images, data_spec, [score_seed], n_batches)
+        batches = plan_batches(images, data_spec, [score_seed], members)
         job = Job(key=f"search-{uuid.uuid4().hex[:12]}", proxies=list(members), network=dict(net),
                   num_classes=int(data_spec["num_classes"]), in_channels=int(data_spec["channels"]),
                   batches=batches, teacher=model, device=device, options=opts)
@@ -239,15 +221,7 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
         fit = cls(members, job, score_seed, fitness_name)
 
     # output folder, checked before the search runs
-    out_dir = None
-    if out is not None:
-        if str(out) == "auto":
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            out_dir = Path("runs") / f"search-{_slug(fit.name)}-{stamp}"
-        else:
-            out_dir = Path(out).expanduser()
-        if out_dir.exists() and not out_dir.is_dir():
-            raise ValueError(f"--out {str(out_dir)!r} exists and is not a directory")
+    out_dir = resolve_out(out, f"search-{_slug(fit.name)}")
     setup_seconds = time.perf_counter() - t_setup
 
     # the search

@@ -64,6 +64,9 @@ class DatasetSpec:
     benchmark_names: tuple[str, ...] = ()
     """Ground-truth dataset names (lower case) of networks trained on these images, e.g. NB201's
     ``cifar10-valid``."""
+    sample_of: str | None = None
+    """For a bundled sample: the data set it is drawn from (the default images of that data set's benchmarks,
+    replaced by the full data set when a data root is given)."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -160,7 +163,7 @@ _SPECS = (
         download_folder="fashion-mnist",
         obtain=f"download the four *-ubyte.gz files from {_GITHUB_FASHION} (mirror {_S3_FASHION}) into the data "
                "root, or pass download=True",
-        benchmark_names=("fashion-mnist",),
+        benchmark_names=("fashion-mnist", "fashion-mnist-16"),
     ),
     DatasetSpec(
         name="fashion-mnist-sample", title="Fashion-MNIST sample",
@@ -170,6 +173,7 @@ _SPECS = (
         layout="bundled", label_key="labels",
         obtain="bundled with proxybench (proxybench/benchmarks/data/fashion_mnist_sample.npz); reinstall "
                "proxybench, or rebuild it with perf/make_fashion_mnist_sample.py",
+        sample_of="fashion-mnist",
     ),
     DatasetSpec(
         name="synthetic", title="synthetic", description="Gaussian noise; only when asked for; flagged in every report",

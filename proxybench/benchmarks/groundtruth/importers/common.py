@@ -1,9 +1,9 @@
-"""Helpers shared by the importers: paths, option checks, fractions read as %."""
+"""Helpers shared by the importers: paths, option checks, fractions read as %, rows dropped for non-finite values."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +49,50 @@ def key_to_index(key: str, where: str) -> int:
                          "arch string") from None
 
 
+
+
+POSITIONS = {"lines": "line(s)", "keys": "key(s)"}
+"""How an importer names the rows of its file in a dropped-rows record: CSV lines or JSON keys."""
+
+
+def dropped_rows(values: np.ndarray, labels: Sequence, *, position: str = "lines",
+                 reasons: Mapping[str, np.ndarray] | None = None, first: int = 10) -> dict:
+    """The record of the non-finite ``values`` that an import leaves out: ``{reason: count, ..., position: the
+    first labels}``, ``{}`` when every value is finite. Reasons: ``reasons`` (name -> mask, checked first, e.g.
+    JSON ``null``), then ``empty or NaN`` and ``inf`` (CSV) or what ``reasons`` leaves unexplained."""
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return {}
+    counts: dict[str, int] = {}
+    explained = np.zeros(len(values), dtype=bool)
+    for name, mask in (reasons or {}).items():
+        mask = np.asarray(mask, dtype=bool) & bad & ~explained
+        if mask.any():
+            counts[name] = int(mask.sum())
+        explained |= mask
+    nan_name = "NaN" if reasons else "empty or NaN"
+    for name, mask in ((nan_name, np.isnan(values)), ("inf", np.isinf(values))):
+        mask = mask & ~explained
+        if mask.any():
+            counts[name] = int(mask.sum())
+    shown = [labels[i] for i in np.flatnonzero(bad)[:first]]
+    return {**counts, position: [x.item() if isinstance(x, np.generic) else x for x in shown]}
+
+
+def format_dropped(record: Mapping) -> str:
+    """``"2 empty or NaN, 1 inf (line(s) 3, 4, 5)"`` for a :func:`dropped_rows` record."""
+    why = ", ".join(f"{n} {k}" for k, n in record.items() if k not in POSITIONS)
+    where = next(((POSITIONS[k], v) for k, v in record.items() if k in POSITIONS), None)
+    if where is None:
+        return why
+    shown = ", ".join(str(x) if where[0] == "line(s)" else repr(x) for x in where[1])
+    return f"{why} ({where[0]} {shown})"
+
+
+def refuse_dropped(path: Path, dropped: Mapping[str, Mapping], fix: str = "fix those cells") -> None:
+    """``--strict``: raise ``ValueError`` naming every ground truth with dropped rows, why, and where."""
+    if dropped:
+        raise ValueError(f"{path}: non-finite accuracies (--strict): "
+                         + "; ".join(f"{pair}: {format_dropped(d)}" for pair, d in dropped.items())
+                         + f"; {fix}, or import without --strict to drop those rows")

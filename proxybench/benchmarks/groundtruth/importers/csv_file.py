@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..table import GroundTruth, int_column, preview
-from .common import existing, to_percent
+from .common import dropped_rows, existing, refuse_dropped, to_percent
 
 HOW_TO_GET = ("give a CSV file with an 'arch_index' (or 'index') or 'arch' column and one column per accuracy, "
               "e.g. ../shared/data/nb201/nb201_accuracies.csv")
@@ -178,18 +178,13 @@ def from_csv(path: str | os.PathLike, columns: Sequence[str] | Mapping[str, Any]
         ok = np.isfinite(vals)
         if not ok.all():
             n_missing[f"{ds}/{metric}"] = int((~ok).sum())
-            lines = (np.flatnonzero(~ok) + 2).tolist()  # line 1 is the header
-            reasons = {"empty or NaN": int(np.isnan(vals).sum()), "inf": int(np.isinf(vals).sum())}
-            dropped[f"{ds}/{metric}"] = {**{k: v for k, v in reasons.items() if v}, "lines": lines[:10]}
+            dropped[f"{ds}/{metric}"] = dropped_rows(vals, np.arange(len(vals)) + 2)  # line 1 is the header
         part = keys.loc[ok].copy()
         part["dataset"], part["metric"] = ds, metric
         part["value"] = to_percent(vals[ok], f"{ds}/{metric} ({col})", notes)
         parts.append(part)
-    if strict and dropped:
-        raise ValueError(f"{p}: non-finite accuracies (--strict): " + "; ".join(
-            f"{pair}: " + ", ".join(f"{n} {why}" for why, n in d.items() if why != "lines")
-            + f" (line(s) {', '.join(map(str, d['lines']))})" for pair, d in dropped.items())
-            + "; fix those cells, or import without --strict to drop those rows")
+    if strict:
+        refuse_dropped(p, dropped)
     df = pd.concat(parts, ignore_index=True)
     if len(df) == 0:
         raise ValueError(f"{p}: every accuracy cell is empty")
