@@ -7,9 +7,12 @@ HELP = "write report.md and a self-contained report.html for a run directory"
 ORDER = 30
 DESCRIPTION = ("Read a run directory (scores.csv or .parquet, ground_truth.csv, correlations.csv, run.json) and "
                "write report.md, report.html (figures embedded) and figures/*.png into it. Correlations are "
-               "computed when correlations.csv is absent (or with --recompute).")
+               "computed when correlations.csv is absent (or with --recompute). --predictor adds a trained "
+               "accuracy predictor on the proxy scores (a separate section: it is fitted on accuracies, not "
+               "training-free).")
 EPILOG = ("examples:\n  proxybench report runs/default\n  proxybench report runs/default --format csv,parquet\n"
-          "  proxybench report runs/default --recompute --n-resamples 2000 --ci-method BCa")
+          "  proxybench report runs/default --recompute --n-resamples 2000 --ci-method BCa\n"
+          "  proxybench report runs/default --predictor rf --predictor-folds 10")
 
 
 def add_arguments(p) -> None:
@@ -24,6 +27,13 @@ def add_arguments(p) -> None:
     p.add_argument("--no-ci", action="store_true", help="skip the bootstrap confidence intervals")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--no-figures", action="store_true", help="write the report without figures")
+    p.add_argument("--predictor", nargs="?", const="gbr", choices=["gbr", "rf"], default=None,
+                   help="add a trained accuracy predictor on the proxy scores (scikit-learn gradient boosting "
+                        "'gbr', the default, or random forest 'rf'; k-fold out-of-fold Kendall tau / Spearman rho "
+                        "beside each proxy alone) as its own section, and write predictor.csv; random_state "
+                        "--seed; needs scikit-learn")
+    p.add_argument("--predictor-folds", type=int, default=None, metavar="K",
+                   help="folds of the predictor's cross-validation (default 5)")
 
 
 def run(args) -> int:
@@ -40,13 +50,24 @@ def run(args) -> int:
     if args.n_resamples < 1:
         raise ValueError(f"--n-resamples must be >= 1, got {args.n_resamples}")
     opts = {"n_resamples": args.n_resamples, "ci_method": args.ci_method, "seed": args.seed, "ci": not args.no_ci}
+    predictor = None
+    if args.predictor is not None:
+        from ..analysis.predictor import require_sklearn
+
+        folds = 5 if args.predictor_folds is None else args.predictor_folds
+        if folds < 2:
+            raise ValueError(f"--predictor-folds must be >= 2, got {folds}")
+        require_sklearn()  # fail before writing anything
+        predictor = {"model": args.predictor, "folds": folds, "seed": args.seed}
+    elif args.predictor_folds is not None:
+        raise ValueError("--predictor-folds needs --predictor")
     from ..engine.store import interrupted_run_hint
 
     hint = interrupted_run_hint(args.run_dir)
     if hint:
         raise ValueError(hint)
     md, html = write_report(args.run_dir, recompute=args.recompute, figures=not args.no_figures,
-                            correlate_options=opts)
+                            correlate_options=opts, predictor=predictor)
     print(f"wrote {md}")
     print(f"wrote {html}")
     if formats:
