@@ -154,6 +154,8 @@ def test_import_with_bundled_ground_truth(tmp_path, capsys):
     ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"nwot": {"score": 1}}, "(0,2,3,2,3,1)": {"nwot": {"score": 1}}}}, [],
      "are the same architecture"),
     ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"val_accuracy": 50.0}}}, [], "holds no proxy scores"),
+    ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"jacov": {"score": 1}, "jacob_cov": {"score": 2}}}}, [],
+     "'jacob_cov' and 'jacov' are both 'jacov'"),
     ([1, 2], [], "must hold a non-empty JSON object"),
 ])
 def test_import_refuses_bad_input(tmp_path, capsys, content, args, message):

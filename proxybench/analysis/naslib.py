@@ -149,6 +149,9 @@ def from_naslib(source: str | os.PathLike | Mapping, dataset: str | None = None
             if not isinstance(value, Mapping) or "score" not in value:
                 raise ValueError(f"{where}: expected {{'score': x, 'time': t}} (or the number "
                                  f"{ACCURACY_KEY!r}), got {value!r}")
+            if proxy_name(name) != name and proxy_name(name) in entry:
+                raise ValueError(f"{where}: {name!r} and {proxy_name(name)!r} are both {proxy_name(name)!r}; "
+                                 "keep one of them")
             score = _number(value["score"], f"{where} score")
             seconds = _number(value.get("time"), f"{where} time")
             names[name] = proxy_name(name)
