@@ -241,3 +241,10 @@ def test_real_accuracies_through_a_naslib_file(shared_data, tmp_path):
     corr = correlate(run.scores, run.ground_truth, statistics=("spearman",), ci=False)
     rho = corr[(corr["aggregate"] == "score_mean") & (corr["statistic"] == "spearman")].set_index("proxy")["value"]
     assert rho["params"] == pytest.approx(0.74, abs=0.05) and rho["flops"] == pytest.approx(0.71, abs=0.05)
+
+
+def test_dataset_of_a_run():
+    assert N.dataset_of_run({"source": {"format": "naslib", "dataset": "cifar100"}}) == "cifar100"
+    assert N.dataset_of_run({"benchmark": {"name": "nb201-imagenet16"}}) == "ImageNet16-120"
+    assert N.dataset_of_run({"benchmark": {"name": "nb201-kd-fmnist16"}}) is None
+    assert N.dataset_of_run({}) is None

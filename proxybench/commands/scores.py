@@ -26,7 +26,7 @@ examples:
   proxybench scores import --from naslib zc_nasbench201.json --dataset cifar10 --out runs/nbsz-c10
   proxybench report runs/nbsz-c10
   proxybench scores import --from naslib zc_nasbench201.json --dataset cifar100 --ground-truth bundled --out runs/c100
-  proxybench scores export runs/default --to naslib --dataset cifar10 --out scores.json
+  proxybench scores export runs/c10 --to naslib --out scores.json  (runs/c10: an eval on nb201-cifar10)
 """
 
 
