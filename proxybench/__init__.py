@@ -18,6 +18,7 @@ _LAZY = {
     "list_proxies": ("proxybench.proxies", "list_proxies"),
     "score": ("proxybench.proxies", "score"),
     "nb201": ("proxybench.nb201", None),
+    "predict_accuracy": ("proxybench.analysis.predictor", "predict_accuracy"),
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -132,7 +132,25 @@ COMPARISONS = Table("comparisons", "paired-bootstrap differences of two correlat
     Column("n", "int", "architectures where all four series are finite"),
 ))
 
-TABLES: dict[str, Table] = {t.name: t for t in (SCORES, GROUND_TRUTH, CORRELATIONS, NOISE_CEILING, COMPARISONS)}
+PREDICTOR = Table("predictor", "a trained accuracy predictor on proxy scores (proxybench.analysis.predictor; "
+                               "written as predictor.csv by proxybench report --predictor): rank agreement of its "
+                               "k-fold out-of-fold predictions, beside each proxy alone on the same architectures; "
+                               "one row per (ground truth, method, statistic)", (
+    Column("ground_truth", "str", "as in the correlations table"),
+    Column("method", "str", "gbr | rf (the regressor) for the predictor row, else the proxy name"),
+    Column("kind", "str", "trained_predictor | single_proxy"),
+    Column("features", "str", "comma-separated proxies the predictor was fitted on (single_proxy: the proxy)"),
+    Column("statistic", "str", "kendall (tau-b) | spearman"),
+    Column("value", "float", "the statistic of the out-of-fold predictions (single_proxy: of the mean score over "
+                             "seeds) against the ground truth"),
+    Column("n", "int", "architectures with a finite ground truth and a finite score of every proxy"),
+    Column("n_dropped", "int", "architectures with a ground truth but a non-finite score of some proxy, left out"),
+    Column("folds", "int", "k of the k-fold cross-validation"),
+    Column("seed", "int", "random_state of the folds and of the regressor"),
+))
+
+TABLES: dict[str, Table] = {t.name: t for t in (SCORES, GROUND_TRUTH, CORRELATIONS, NOISE_CEILING, COMPARISONS,
+                                                 PREDICTOR)}
 """Every table by name; the run directory's files are ``<name>.csv`` / ``<name>.parquet`` (``comparisons`` is
 written as ``kd_vs_vanilla``)."""
 
@@ -155,5 +173,5 @@ def markdown() -> str:
 __all__ = [
     "COMPARISONS", "CORRELATIONS", "CORRELATION_AGGREGATES", "CORRELATION_STATISTICS", "GROUND_TRUTH",
     "MEAN_OVER_PAIRS", "MEAN_OVER_SEEDS", "NOISE_CEILING", "NOISE_CEILING_AGGREGATES", "PER_PAIR", "PER_SEED",
-    "SCORES", "SCORE_MEAN", "STD_OVER_PAIRS", "STD_OVER_SEEDS", "TABLES", "Column", "Table", "markdown",
+    "PREDICTOR", "SCORES", "SCORE_MEAN", "STD_OVER_PAIRS", "STD_OVER_SEEDS", "TABLES", "Column", "Table", "markdown",
 ]

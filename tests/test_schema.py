@@ -16,7 +16,8 @@ from proxybench.engine.store import SCORE_COLUMNS
 
 
 def test_every_table_is_documented_once():
-    assert list(schema.TABLES) == ["scores", "ground_truth", "correlations", "noise_ceiling", "comparisons"]
+    assert list(schema.TABLES) == ["scores", "ground_truth", "correlations", "noise_ceiling", "comparisons",
+                                   "predictor"]
     assert SCORE_COLUMNS == list(schema.SCORES.names)
     assert list(GT_COLUMNS) == list(schema.GROUND_TRUTH.names)
     assert COLUMNS == list(schema.CORRELATIONS.names)

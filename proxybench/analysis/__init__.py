@@ -5,7 +5,10 @@ agreement of the ground truth (its own table); ``compare_correlations(scores, gr
 [(A, B), ...])`` -> paired-bootstrap differences of two correlations; ``add_ensembles(scores, {name: [proxies]})`` ->
 scores with ensemble proxies; ``write_report(run_dir)`` -> (report.md, report.html);
 ``export_tables(run_dir or {name: DataFrame}, formats)`` -> CSV / Parquet files; ``load_run(run_dir)`` -> the
-tables of a run directory. The figure and report functions import matplotlib on first use only.
+tables of a run directory; ``predict_accuracy(scores, ground_truth, model="gbr")`` -> a trained predictor's
+out-of-fold tau / rho beside each proxy (needs scikit-learn); ``from_naslib(file)`` / ``to_naslib(scores, gt,
+dataset)`` -> NAS-Bench-Suite-Zero's score files. The figure and report functions import matplotlib on first use
+only.
 """
 
 from importlib import import_module
@@ -40,7 +43,8 @@ from .rundir import RunData, load_run, read_table, write_table
 _LAZY = {
     "make_figures": "plots", "plot_correlation_bars": "plots", "plot_heatmap": "plots",
     "plot_kd_vs_vanilla": "plots", "plot_proxy_matrix": "plots", "plot_scatter_grid": "plots",
-    "proxy_colors": "plots", "write_report": "report",
+    "proxy_colors": "plots", "write_report": "report", "predict_accuracy": "predictor",
+    "from_naslib": "naslib", "to_naslib": "naslib",
 }
 
 
@@ -54,6 +58,7 @@ __all__ = [
     "COLUMNS", "COMPARE_COLUMNS", "CORRELATIONS", "ENSEMBLE_METHODS", "HEADLINE", "NOISE_CEILING", "NOISE_COLUMNS",
     "NOISE_HEADLINE", "RunData",
     "add_ensembles", "best_percentile", "bootstrap_ci", "compare_correlations", "correlate", "export_tables",
+    "from_naslib", "predict_accuracy", "to_naslib",
     "ground_truth_names", "ground_truth_values", "headline", "kd_vanilla_differences", "kd_vanilla_pairs", "load_run",
     "majority_vote",
     "make_figures", "noise_ceiling", "noise_headline", "plot_correlation_bars", "plot_heatmap", "plot_kd_vs_vanilla",

@@ -248,7 +248,7 @@ def _synthetic_warning(meta: Mapping) -> str | None:
 
 
 def build_blocks(run: RunData, corr: pd.DataFrame | None, figures: Mapping[str, Path],
-                 noise: pd.DataFrame | None = None) -> list[tuple]:
+                 noise: pd.DataFrame | None = None, extra: list[tuple] | None = None) -> list[tuple]:
     title = run.metadata.get("name") or run.path.resolve().name
     blocks: list[tuple] = [("h1", f"proxybench report: {title}"),
                            ("p", f"Run directory {run.path}. Report written by proxybench {__version__} on "
@@ -282,6 +282,7 @@ def build_blocks(run: RunData, corr: pd.DataFrame | None, figures: Mapping[str, 
             blocks.append(("table", header, rows, classes))
     if corr is not None and len(corr) and run.ground_truth is not None:
         blocks += comparison_blocks(run.scores, run.ground_truth, corr)
+    blocks += extra or []
     blocks.append(("h2", "Timing and failures per proxy"))
     blocks.append(("p", "Seconds per architecture and seed as recorded by the proxy engine (the network build is "
                         "not included); slowest first."))
@@ -377,14 +378,26 @@ _NOISE_OPTIONS = ("key", "ci", "n_resamples", "ci_method", "confidence_level", "
 
 
 def write_report(run_dir: str | Path, *, recompute: bool = False, figures: bool = True,
-                 correlate_options: Mapping | None = None, max_ground_truths: int = 4) -> tuple[Path, Path]:
+                 correlate_options: Mapping | None = None, max_ground_truths: int = 4,
+                 predictor: Mapping | None = None) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` (figures embedded) into ``run_dir``; returns their paths.
 
     Correlations and the noise ceiling are read from correlations.csv / noise_ceiling.csv (or .parquet), or
     computed with :func:`correlate` / :func:`noise_ceiling` (options ``correlate_options``) and saved as CSV when
-    absent or when ``recompute``; that needs ground_truth.csv. Figures go to ``run_dir/figures``.
+    absent or when ``recompute``; that needs ground_truth.csv. Figures go to ``run_dir/figures``. ``predictor``
+    (options of :func:`proxybench.analysis.predictor.predict_accuracy`, e.g. ``{"model": "gbr"}``) adds its
+    section and writes predictor.csv.
     """
     run = load_run(run_dir)
+    extra: list[tuple] = []
+    if predictor is not None:
+        from .predictor import predict_accuracy, predictor_blocks
+
+        if run.ground_truth is None:
+            raise ValueError(f"the accuracy predictor needs a ground truth; {run.path} has no ground_truth.csv")
+        table = predict_accuracy(run.scores, run.ground_truth, **predictor)
+        write_table(table, run.path / "predictor.csv")
+        extra = predictor_blocks(table)
     corr, noise = run.correlations, run.noise_ceiling
     opts = dict(correlate_options or {})
     if (corr is None or recompute) and run.ground_truth is not None:
@@ -400,7 +413,7 @@ def write_report(run_dir: str | Path, *, recompute: bool = False, figures: bool 
             warnings.simplefilter("ignore", UserWarning)
             figs = make_figures(run.scores, run.ground_truth, corr, run.path / "figures", noise_ceiling=noise,
                                 max_ground_truths=max_ground_truths)
-    blocks = build_blocks(run, corr, figs, noise)
+    blocks = build_blocks(run, corr, figs, noise, extra)
     md_path = write_text(run.path / "report.md", render_markdown(blocks, run.path))
     html_path = write_text(run.path / "report.html", render_html(blocks))
     return md_path, html_path

@@ -88,7 +88,9 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
 
 
 def _select(names: list[str]) -> dict:
-    """The specs of the named proxies and groups (all when none is named); unknown names raise."""
+    """The specs of the named proxies and groups (all when none is named; aliases such as ``jacob_cov``
+    accepted); unknown names raise."""
+    from ..analysis.naslib import proxy_name
     from ..proxies import all_specs, proxy_groups
 
     specs, groups = all_specs(), proxy_groups()
@@ -96,6 +98,7 @@ def _select(names: list[str]) -> dict:
         return specs
     chosen: list[str] = []
     for n in names:
+        n = proxy_name(n)
         if n in groups:
             chosen += groups[n]
         elif n in specs:

@@ -7,9 +7,12 @@ HELP = "write report.md and a self-contained report.html for a run directory"
 ORDER = 30
 DESCRIPTION = ("Read a run directory (scores.csv or .parquet, ground_truth.csv, correlations.csv, run.json) and "
                "write report.md, report.html (figures embedded) and figures/*.png into it. Correlations are "
-               "computed when correlations.csv is absent (or with --recompute).")
+               "computed when correlations.csv is absent (or with --recompute). --predictor adds a trained "
+               "accuracy predictor on the proxy scores (a separate section: it is fitted on accuracies, not "
+               "training-free).")
 EPILOG = ("examples:\n  proxybench report runs/default\n  proxybench report runs/default --format csv,parquet\n"
-          "  proxybench report runs/default --recompute --n-resamples 2000 --ci-method BCa")
+          "  proxybench report runs/default --recompute --n-resamples 2000 --ci-method BCa\n"
+          "  proxybench report runs/default --predictor rf --predictor-folds 10")
 
 
 def add_arguments(p) -> None:
@@ -29,6 +32,13 @@ def add_arguments(p) -> None:
                         "rows 'ens:nwot+synflow' in scores, correlations and the report")
     p.add_argument("--ensemble-method", default=None, metavar="rank_sum|vote",
                    help="how an ensemble combines its members: rank_sum (default) or vote")
+    p.add_argument("--predictor", nargs="?", const="gbr", choices=["gbr", "rf"], default=None,
+                   help="add a trained accuracy predictor on the proxy scores (scikit-learn gradient boosting "
+                        "'gbr', the default, or random forest 'rf'; k-fold out-of-fold Kendall tau / Spearman rho "
+                        "beside each proxy alone) as its own section, and write predictor.csv; random_state "
+                        "--seed; needs scikit-learn")
+    p.add_argument("--predictor-folds", type=int, default=None, metavar="K",
+                   help="folds of the predictor's cross-validation (default 5)")
 
 
 def run(args) -> int:
@@ -45,6 +55,17 @@ def run(args) -> int:
     if args.n_resamples < 1:
         raise ValueError(f"--n-resamples must be >= 1, got {args.n_resamples}")
     opts = {"n_resamples": args.n_resamples, "ci_method": args.ci_method, "seed": args.seed, "ci": not args.no_ci}
+    predictor = None
+    if args.predictor is not None:
+        from ..analysis.predictor import require_sklearn
+
+        folds = 5 if args.predictor_folds is None else args.predictor_folds
+        if folds < 2:
+            raise ValueError(f"--predictor-folds must be >= 2, got {folds}")
+        require_sklearn()  # fail before writing anything
+        predictor = {"model": args.predictor, "folds": folds, "seed": args.seed}
+    elif args.predictor_folds is not None:
+        raise ValueError("--predictor-folds needs --predictor")
     from ..engine.store import interrupted_run_hint
 
     hint = interrupted_run_hint(args.run_dir)
@@ -59,7 +80,7 @@ def run(args) -> int:
 
         add_run_ensembles(args.run_dir, parse_ensembles(args.ensemble), args.ensemble_method or "rank_sum", opts)
     md, html = write_report(args.run_dir, recompute=args.recompute, figures=not args.no_figures,
-                            correlate_options=opts)
+                            correlate_options=opts, predictor=predictor)
     print(f"wrote {md}")
     print(f"wrote {html}")
     if formats:

@@ -44,8 +44,9 @@ def proxy_groups() -> dict[str, list[str]]:
 
 
 def resolve_proxies(proxies: str | Sequence[str] | None, has_teacher: bool) -> tuple[list[str], list[str]]:
-    """Proxy names from names and groups; returns (names, warnings). An unknown name raises, listing the valid
-    proxies and groups."""
+    """Proxy names from names and groups (aliases such as ``jacob_cov`` accepted); returns (names, warnings). An
+    unknown name raises, listing the valid proxies and groups."""
+    from ..analysis.naslib import proxy_name
     from ..proxies import all_specs
 
     specs = all_specs()
@@ -61,6 +62,7 @@ def resolve_proxies(proxies: str | Sequence[str] | None, has_teacher: bool) -> t
     notes: list[str] = []
     chosen: list[str] = []
     for item in items:
+        item = proxy_name(item)  # other spellings (NASLib's jacob_cov) -> proxybench's name
         if item in groups:
             group = list(groups[item])
             if not has_teacher:

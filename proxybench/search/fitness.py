@@ -195,7 +195,9 @@ class EnsembleFitness(ProxyFitness):
 
 def parse_fitness(spec: str) -> tuple[str, list[str]]:
     """``"NAME"`` -> ("proxy", [NAME]); ``"ens:A+B"`` -> ("ensemble", [A, B]); ``"oracle"`` -> ("oracle", []).
-    Proxy names are checked against the registry (``ValueError`` listing the valid ones)."""
+    Proxy names (aliases such as ``jacob_cov`` accepted) are checked against the registry (``ValueError`` listing
+    the valid ones)."""
+    from ..analysis.naslib import proxy_name
     from ..proxies import get_spec
 
     if not isinstance(spec, str) or not spec.strip():
@@ -204,7 +206,7 @@ def parse_fitness(spec: str) -> tuple[str, list[str]]:
     if text == ORACLE:
         return "oracle", []
     if text.startswith(ENSEMBLE_PREFIX):
-        members = [m.strip() for m in text[len(ENSEMBLE_PREFIX):].split("+")]
+        members = [proxy_name(m.strip()) for m in text[len(ENSEMBLE_PREFIX):].split("+")]
         if not members or any(not m for m in members):
             raise ValueError(f"bad ensemble {spec!r}: expected ens:NAME1+NAME2[+...] with registered proxy names")
         dup = sorted({m for m in members if members.count(m) > 1})
@@ -213,6 +215,7 @@ def parse_fitness(spec: str) -> tuple[str, list[str]]:
         for m in members:
             get_spec(m)
         return "ensemble", members
+    text = proxy_name(text)
     get_spec(text)
     return "proxy", [text]
 
