@@ -1,6 +1,6 @@
 """Zero-cost proxy scores as features: a trained predictor against each proxy alone, on real NB201 scores.
 
-Reads the proxy scores of ``perf/results/validate_vkdnw_cifar10_200.partial.csv`` (NB201 cells scored with a real
+Reads the proxy scores of ``perf/results/validate_vkdnw_cifar10_200.csv`` (NB201 cells scored with a real
 CIFAR-10 batch by ``perf/validate_vkdnw.py``; ``jacov`` is left out, it covers only part of the cells), joins them
 with NB201's ``cifar10-valid`` validation accuracy (the bundled ``nb201-cifar10``), and prints
 :func:`proxybench.analysis.predictor.predict_accuracy` for both models: Kendall tau / Spearman rho of the 5-fold
@@ -20,7 +20,7 @@ from proxybench.analysis.predictor import predict_accuracy
 from proxybench.benchmarks import nb201
 from proxybench.benchmarks.groundtruth import load_benchmark
 
-SCORES = Path(__file__).resolve().parent / "results" / "validate_vkdnw_cifar10_200.partial.csv"
+SCORES = Path(__file__).resolve().parent / "results" / "validate_vkdnw_cifar10_200.csv"
 
 
 def main() -> None:
