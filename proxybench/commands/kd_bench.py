@@ -182,7 +182,7 @@ def run(args) -> int:
         archs = kdbench.read_arch_file(args.archs)
     if args.noise_archs > len(archs):
         raise ValueError(f"--noise-archs {args.noise_archs} exceeds the {len(archs)} archs")
-    plan = kdbench.make_plan(archs, seeds=args.seeds, noise_archs=args.noise_archs, noise_seeds=args.noise_seeds,
+    plan = kdbench.plan_runs(archs, seeds=args.seeds, noise_archs=args.noise_archs, noise_seeds=args.noise_seeds,
                              modes=modes)
     try:
         shard = tuple(int(v) for v in args.shard.split("/"))

@@ -59,7 +59,7 @@ def pathway_ckas(student_feats: dict, teacher_feats: dict, pathways) -> list[flo
 def _pathways_and_weights(ctx, n_teacher: int, n_student: int):
     path = ctx.option("process")
     if path:
-        from ...distill.process import load_process
+        from ...distill.process_file import load_process
 
         try:
             process = load_process(path)
