@@ -41,8 +41,12 @@ class BuildJob:
 def check_teacher_for_distiller(protocol: Protocol, teacher):
     """The protocol's distiller, after checking that ``teacher`` suits it (an ensemble for ``oracle``)."""
     from .distillers import make_distiller
-    from .teachers import ensemble_members
+    from .teachers import ensemble_members, oracle_of
 
+    if oracle_of(teacher) is not None:
+        raise ValueError(f"teacher {getattr(teacher, 'teacher_spec', '')!r} is an @oracle ensemble: its oracle target "
+                         "is for the KD-aware proxies. To train with Oracle KD, give the plain ensemble: spec and "
+                         "\"distiller\": \"oracle\" in the protocol (\"distiller_options\": {\"fallback\": ...})")
     distiller = make_distiller(protocol)
     if distiller.needs_ensemble and len(ensemble_members(teacher)) < 2:
         raise ValueError(f"distiller {protocol.distiller!r} needs an ensemble teacher (ensemble:<spec>,<spec>,...; "

@@ -139,6 +139,10 @@ def search_process(protocol: Protocol, data, archs: Sequence[str | int], teacher
 
     if not isinstance(protocol, Protocol):
         raise ValueError(f"protocol must be a Protocol, got {type(protocol).__name__}")
+    if getattr(teacher, "oracle", None) is not None:
+        raise ValueError(f"teacher {getattr(teacher, 'teacher_spec', '')!r} is an @oracle ensemble, whose oracle "
+                         "target is for the KD-aware proxies; the process search distils features: give the plain "
+                         "ensemble: spec")
     archs = list(archs) if isinstance(archs, (list, tuple)) else [archs]
     if not archs:
         raise ValueError("process search needs at least one student arch")

@@ -28,10 +28,12 @@ def read_teacher_spec(text: str | Path) -> str:
 
 
 def _rebase_checkpoints(spec: str, folder: Path) -> str:
-    from .teachers import split_ensemble
+    from .teachers import split_ensemble, split_oracle
 
     if spec.startswith("ensemble:"):
-        return "ensemble:" + ",".join(_rebase_checkpoints(m, folder) for m in split_ensemble(spec))
+        base = split_oracle(spec)[0]
+        suffix = spec.strip()[len(base):]  # an @oracle suffix, kept as given
+        return "ensemble:" + ",".join(_rebase_checkpoints(m, folder) for m in split_ensemble(base)) + suffix
     if spec.startswith("checkpoint:"):
         path, at, arch = spec[len("checkpoint:"):].partition("@arch=")
         p = Path(path.strip())
