@@ -217,3 +217,21 @@ def test_eval_with_an_oracle_teacher_of_checkpoints(tmp_path, capsys):
     capsys.readouterr()
     assert main([*base, "--teacher", f"ensemble:{a},{a}@oracle=best", "--out", str(tmp_path / "bad")]) == 2
     assert "@oracle=best is not a fallback" in capsys.readouterr().err
+
+
+def test_cli_single_teacher_then_a_build_refuses_its_oracle_ensemble(tmp_path, capsys):
+    from test_kdbench import TINY
+
+    proto = tmp_path / "proto.json"
+    Protocol(**TINY).save(proto)
+    out = tmp_path / "t" / "teacher.pt"
+    assert main(["kd-bench", "teacher", "--protocol", str(proto), "--spec", "nb201:7@C=4,N=1", "--epochs", "0.02",
+                 "--augmentation", "none", "--out", str(out), "--device", "cpu", "--threads", "1"]) == 0
+    assert "test accuracy ->" in capsys.readouterr().out
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["spec"] == "nb201:7@C=4,N=1" and info["checkpoint"] == "teacher.pt" and 0 <= info["test_acc"] <= 100
+    (tmp_path / "archs.txt").write_text("3\n")
+    spec = f"ensemble:checkpoint:{out},checkpoint:{out}@oracle"
+    assert main(["kd-bench", "build", "--protocol", str(proto), "--archs", str(tmp_path / "archs.txt"), "--modes",
+                 "kd", "--teacher", spec, "--out", str(tmp_path / "b"), "--device", "cpu"]) == 2
+    assert "is an @oracle ensemble" in capsys.readouterr().err

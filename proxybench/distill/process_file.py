@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..io import write_text
 from .pathways import PATHWAY_SETS, TRANSFORMS, check_pathways, pathway_name
 
 FORMAT = "proxybench-distpro-process"
@@ -149,8 +150,7 @@ def save_process(process: Process, path: str | Path) -> Path:
     process.validate()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(process.to_dict(), indent=1) + "\n")
-    return path
+    return write_text(path, json.dumps(process.to_dict(), indent=1) + "\n")
 
 
 def load_process(path: str | Path) -> Process:
