@@ -62,3 +62,14 @@ def test_the_v2_build_plan_is_unchanged(modes, n, digest):
     plan = plan_runs(archs, seeds=1, noise_archs=20, noise_seeds=3, modes=modes)
     assert len(plan) == n
     assert hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16] == digest
+
+
+def test_planning_status_and_records_import_without_torch():
+    """``kd-bench status``/``export`` figures, the plan and the teacher records need no torch at import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import proxybench.distill.summary, proxybench.distill.plan, "
+            "proxybench.distill.teacher_records; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

@@ -1,10 +1,9 @@
-"""What a KD build says about its teacher: spec files given as ``@FILE`` and the record in ``BUILD/teacher.json``."""
+"""What a KD build says about its teacher: spec files given as ``@FILE`` and the record in ``BUILD/teacher.json``.
+Loads torch only to read a checkpoint's record."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
 
 
 def read_teacher_spec(text: str | Path) -> str:
@@ -44,6 +43,8 @@ def _rebase_checkpoints(spec: str, folder: Path) -> str:
 
 
 def _checkpoint_extra(path: str | Path) -> dict:
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - a record is best effort; loading the teacher reports real errors
