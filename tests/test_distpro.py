@@ -329,7 +329,7 @@ def test_kdbench_build_with_distpro(tmp_path):
     (tmp_path / "b").mkdir()
     save_teacher(tiny_teacher(), "nb201:7@C=4,N=1", tmp_path / "b" / "teacher.pt")
     p = Protocol(**{**TINY, "distiller": "distpro", "distiller_options": {"process": str(path)}})
-    runs = kdbench.build(tmp_path / "b", p, kdbench.make_plan([3, 10], modes=["kd"]), data=data, device="cpu",
+    runs = kdbench.build(tmp_path / "b", p, kdbench.plan_runs([3, 10], modes=["kd"]), data=data, device="cpu",
                          log=lambda m: None)
     assert len(runs) == 2 and runs["test_acc"].notna().all()
 

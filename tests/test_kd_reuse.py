@@ -3,7 +3,8 @@
 import pytest
 from test_kdbench import TINY, _teacher, tiny_data
 
-from proxybench.distill import kdbench
+from proxybench.distill import builder, kdbench
+from proxybench.distill.builder import check_protocol
 from proxybench.distill.protocol import Protocol
 from proxybench.distill.reuse import reuse_vanilla
 
@@ -24,9 +25,9 @@ def test_reuse_copies_exactly_the_vanilla_runs_a_build_would_train(tmp_path):
         (tmp_path / d).mkdir()
         _teacher(tmp_path / d / "teacher.pt", data)
     quiet = dict(data=data, device="cpu", log=lambda m: None)
-    kdbench.build(tmp_path / "v1", p1, kdbench.make_plan([3, 10]), **quiet)
-    plan2 = kdbench.make_plan([3, 10, 20])
-    kdbench._check_protocol(tmp_path / "v2", p2)
+    kdbench.build(tmp_path / "v1", p1, kdbench.plan_runs([3, 10]), **quiet)
+    plan2 = kdbench.plan_runs([3, 10, 20])
+    check_protocol(tmp_path / "v2", p2)
     store = kdbench.RunStore(tmp_path / "v2" / "runs.sqlite")
     try:
         assert reuse_vanilla(tmp_path / "v1", store, p2, plan2) == 2  # archs 3 and 10, seed 0
@@ -46,12 +47,12 @@ def test_reuse_refuses_a_different_vanilla_protocol(tmp_path):
     data = tiny_data()
     (tmp_path / "v1").mkdir()
     _teacher(tmp_path / "v1" / "teacher.pt", data)
-    kdbench.build(tmp_path / "v1", Protocol(**TINY), kdbench.make_plan([3], modes=["vanilla"]), data=data,
+    kdbench.build(tmp_path / "v1", Protocol(**TINY), kdbench.plan_runs([3], modes=["vanilla"]), data=data,
                   device="cpu", log=lambda m: None)
     store = kdbench.RunStore(tmp_path / "s.sqlite")
     try:
         with pytest.raises(ValueError, match=r"differs in \['lr'\]"):
-            reuse_vanilla(tmp_path / "v1", store, Protocol(**dict(TINY, lr=0.2)), kdbench.make_plan([3]))
+            reuse_vanilla(tmp_path / "v1", store, Protocol(**dict(TINY, lr=0.2)), kdbench.plan_runs([3]))
     finally:
         store.close()
 
@@ -60,11 +61,11 @@ def test_cli_reuse_vanilla(tmp_path, monkeypatch, capsys):
     from proxybench.cli import main
 
     data = tiny_data()
-    monkeypatch.setattr(kdbench, "load_train_data", lambda protocol, root=None: data)
+    monkeypatch.setattr(builder, "load_train_data", lambda protocol, root=None: data)
     p1, p2 = Protocol(**TINY), Protocol(**dict(TINY, alpha=0.5, temperature=1.0))
     (tmp_path / "v1").mkdir()
     _teacher(tmp_path / "v1" / "teacher.pt", data)
-    kdbench.build(tmp_path / "v1", p1, kdbench.make_plan([3]), data=data, device="cpu", log=lambda m: None)
+    kdbench.build(tmp_path / "v1", p1, kdbench.plan_runs([3]), data=data, device="cpu", log=lambda m: None)
     p2.save(tmp_path / "p2.json")
     (tmp_path / "archs.txt").write_text("3\n")
     args = ["kd-bench", "build", "--protocol", str(tmp_path / "p2.json"), "--archs", str(tmp_path / "archs.txt"),

@@ -80,16 +80,16 @@ def test_balanced_subset():
 
 
 def test_plan_order_and_noise_archs():
-    plan = kdbench.make_plan([5, 6, 7, 8], seeds=1, noise_archs=2, noise_seeds=3)
+    plan = kdbench.plan_runs([5, 6, 7, 8], seeds=1, noise_archs=2, noise_seeds=3)
     keys = [(r["arch_index"], r["seed"], r["mode"]) for r in plan]
     v_k = ("vanilla", "kd")
     assert keys == ([(5, 0, m) for m in v_k] + [(6, 0, m) for m in v_k] + [(5, s, m) for s in (1, 2) for m in v_k]
                     + [(7, 0, m) for m in v_k] + [(8, 0, m) for m in v_k] + [(6, s, m) for s in (1, 2) for m in v_k])
     assert len(set(keys)) == len(keys) == 16
     with pytest.raises(ValueError, match="unknown mode 'kl'"):
-        kdbench.make_plan([1], modes=["kl"])
+        kdbench.plan_runs([1], modes=["kl"])
     with pytest.raises(ValueError, match="noise_archs \\(2\\) exceeds"):
-        kdbench.make_plan([1], noise_archs=2)
+        kdbench.plan_runs([1], noise_archs=2)
 
 
 def _teacher(path, data, num_classes=4):
@@ -105,7 +105,7 @@ def test_build_resume_and_export(tmp_path):
     p = Protocol(**TINY)
     (tmp_path / "b").mkdir()
     _teacher(tmp_path / "b" / "teacher.pt", data)
-    plan = kdbench.make_plan([3, 10, 20], noise_archs=1, noise_seeds=2)
+    plan = kdbench.plan_runs([3, 10, 20], noise_archs=1, noise_seeds=2)
     first = kdbench.build(tmp_path / "b", p, plan, data=data, device="cpu", max_runs=3, log=lambda m: None)
     assert len(first) == 3
     csv = pd.read_csv(tmp_path / "b" / "runs.csv")
@@ -191,7 +191,7 @@ def test_shards_cover_the_plan_once(tmp_path):
     p = Protocol(**TINY)
     (tmp_path / "b").mkdir()
     _teacher(tmp_path / "b" / "teacher.pt", data)
-    plan = kdbench.make_plan([3, 10, 20])
+    plan = kdbench.plan_runs([3, 10, 20])
     a = kdbench.build(tmp_path / "b", p, plan, data=data, device="cpu", shard=(0, 2), log=lambda m: None)
     assert len(a) == 3
     b = kdbench.build(tmp_path / "b", p, plan, data=data, device="cpu", shard=(1, 2), log=lambda m: None)
@@ -204,7 +204,7 @@ def test_teacher_class_mismatch(tmp_path):
     (tmp_path / "b").mkdir()
     _teacher(tmp_path / "b" / "teacher.pt", None, num_classes=10)
     with pytest.raises(ValueError, match="teacher .* has 10 outputs but the data set has 4 classes"):
-        kdbench.build(tmp_path / "b", Protocol(**TINY), kdbench.make_plan([3]), data=tiny_data(), device="cpu",
+        kdbench.build(tmp_path / "b", Protocol(**TINY), kdbench.plan_runs([3]), data=tiny_data(), device="cpu",
                       log=lambda m: None)
 
 

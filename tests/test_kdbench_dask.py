@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from proxybench.cli import main
-from proxybench.distill import kdbench
+from proxybench.distill import dask_build, kdbench
 from proxybench.distill.protocol import Protocol
 from proxybench.distill.teachers import save_teacher
 from proxybench.distill.trainer import TrainData
@@ -60,7 +60,7 @@ def reference(tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return kdbench.build(d, Protocol(**TINY), kdbench.make_plan(ARCHS), data=toy_data(), device="cpu",
+        return kdbench.build(d, Protocol(**TINY), kdbench.plan_runs(ARCHS), data=toy_data(), device="cpu",
                              log=lambda m: None)
     finally:
         torch.set_num_threads(before)
@@ -103,7 +103,7 @@ def test_worker_killed_mid_build_gives_the_single_process_table(tmp_path, client
                     return
                 time.sleep(0.01)
 
-    runs = kdbench.build(out, Protocol(**TINY), kdbench.make_plan(ARCHS), data=toy_data(), device="cpu",
+    runs = kdbench.build(out, Protocol(**TINY), kdbench.plan_runs(ARCHS), data=toy_data(), device="cpu",
                          scheduler=client, threads=1, log=log)
     assert killed, "no worker was busy when the first run was committed"
     _same(runs, reference)
@@ -124,11 +124,11 @@ def test_killed_client_resumes(tmp_path, client, reference):
                 raise KeyboardInterrupt  # the client process stops here
 
     with pytest.raises(KeyboardInterrupt):
-        kdbench.build(out, Protocol(**TINY), kdbench.make_plan(ARCHS), data=toy_data(), device="cpu",
+        kdbench.build(out, Protocol(**TINY), kdbench.plan_runs(ARCHS), data=toy_data(), device="cpu",
                       scheduler=client, threads=1, log=dying_log)
     assert len(pd.read_csv(out / "runs.csv")) == 2
     msgs = []
-    runs = kdbench.build(out, Protocol(**TINY), kdbench.make_plan(ARCHS), data=toy_data(), device="cpu",
+    runs = kdbench.build(out, Protocol(**TINY), kdbench.plan_runs(ARCHS), data=toy_data(), device="cpu",
                          scheduler=client, threads=1, log=msgs.append)
     assert msgs[0] == "2 runs finished, 4 to do"
     _same(runs, reference)
@@ -177,6 +177,6 @@ def test_local_n_starts_single_threaded_worker_processes(tmp_path, monkeypatch):
     monkeypatch.setattr(distributed, "LocalCluster", FakeCluster)
     monkeypatch.setattr(distributed, "Client", fake_client)
     with pytest.raises(Stop):
-        kdbench._connect("local:3")
+        dask_build.connect("local:3")
     assert made.pop("closed") is True  # the cluster does not outlive a failed connection
     assert made == {"n_workers": 3, "threads_per_worker": 1, "processes": True, "dashboard_address": None}

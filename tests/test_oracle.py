@@ -257,7 +257,7 @@ def test_build_with_the_oracle_distiller_and_an_ensemble_of_checkpoints(tmp_path
     data = toy_data()
     p = Protocol(**TINY, distiller="oracle")
     a, b = _save_members(tmp_path)
-    plan = kdbench.make_plan([3, 10])
+    plan = kdbench.plan_runs([3, 10])
     spec = f"ensemble:checkpoint:{a},checkpoint:{b}"
     runs = kdbench.build(tmp_path / "b1", p, plan, teacher_path=spec, data=data, device="cpu", log=lambda m: None)
     assert len(runs) == 4 and set(runs["mode"]) == {"vanilla", "kd"}

@@ -143,6 +143,7 @@ def run(args) -> int:
     if args.kd_command == "teacher":
         from ..distill.teachers import split_ensemble
         from ..distill.trainer import load_train_data
+        from ..io import write_text
 
         text = args.spec.strip()
         specs = (split_ensemble(text) if text.startswith("ensemble:")
@@ -156,17 +157,16 @@ def run(args) -> int:
                 raise ValueError(f"--spec lists {len(specs)} architectures but --members {args.members} was given; "
                                  "give one architecture with --members K, or K architectures")
         data = load_train_data(protocol.replace(train_subset=None), root=args.data_root)
+        settings = dict(epochs=args.epochs, lr=args.lr, augmentation=args.augmentation, seed=args.seed,
+                        device=args.device, out=args.out)
         if len(specs) == 1:
-            _, info = kdbench.train_teacher(specs[0], protocol, data, epochs=args.epochs, lr=args.lr,
-                                            augmentation=args.augmentation, seed=args.seed, device=args.device,
-                                            out=args.out)
-            Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+            _, info = kdbench.train_teacher(specs[0], protocol, data, **settings)
+        else:
+            _, info = kdbench.train_teacher_ensemble(specs, protocol, data, log=_log, **settings)
+        write_text(Path(args.out).with_suffix(".json"), json.dumps(info, indent=2) + "\n")
+        if len(specs) == 1:
             print(f"teacher {specs[0]}: {info['test_acc']:.2f}% test accuracy -> {args.out}")
             return 0
-        _, info = kdbench.train_teacher_ensemble(specs, protocol, data, epochs=args.epochs, lr=args.lr,
-                                                 augmentation=args.augmentation, seed=args.seed, device=args.device,
-                                                 out=args.out, log=_log)
-        Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
         print(f"ensemble of {len(specs)}: members {', '.join(f'{a:.2f}' for a in info['member_test_acc'])}%; "
               f"ensemble {info['ensemble_test_acc']:.2f}%, oracle {info['oracle_test_acc']:.2f}% test accuracy -> "
               f"{args.out}, spec file {kdbench.ensemble_spec_path(args.out)}")
@@ -182,7 +182,7 @@ def run(args) -> int:
         archs = kdbench.read_arch_file(args.archs)
     if args.noise_archs > len(archs):
         raise ValueError(f"--noise-archs {args.noise_archs} exceeds the {len(archs)} archs")
-    plan = kdbench.make_plan(archs, seeds=args.seeds, noise_archs=args.noise_archs, noise_seeds=args.noise_seeds,
+    plan = kdbench.plan_runs(archs, seeds=args.seeds, noise_archs=args.noise_archs, noise_seeds=args.noise_seeds,
                              modes=modes)
     try:
         shard = tuple(int(v) for v in args.shard.split("/"))

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from .distiller_base import KDBatch, TrainingDistiller, register_distiller
 from .losses import kd_loss
 from .pathways import TRANSFORMS, Pathways
-from .process import as_process
+from .process_file import as_process
 
 OPTIONS = {"process", "beta", "logit_kd", "transform", "seed"}
 

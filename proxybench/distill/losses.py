@@ -53,13 +53,24 @@ def oracle_correct(member_logits: Sequence[torch.Tensor], targets: torch.Tensor)
     return z.argmax(2) == targets.to(z.device).unsqueeze(0)
 
 
+def oracle_weights(member_logits: Sequence[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+    """``(M, B)`` per-sample member weights of the oracle target: for sample ``b``, ``1 / n_b`` on each of the
+    ``n_b`` members whose arg-max is the true class, or ``1 / M`` on every member where none is; each column sums
+    to 1 (Oracle KD: Kang, Mun, Han, AAAI 2020)."""
+    correct = oracle_correct(member_logits, targets).float()  # (M, B)
+    none = correct.sum(0) == 0
+    weights = torch.where(none.unsqueeze(0), torch.ones_like(correct), correct)
+    return weights / weights.sum(0, keepdim=True)
+
+
 def oracle_target(member_logits: Sequence[torch.Tensor], targets: torch.Tensor,
                   temperature: float = 4.0, *, fallback: str = "mean") -> torch.Tensor:
     """Per-sample oracle target of an ensemble, ``(B, K)`` rows that sum to 1 (Oracle KD: Kang, Mun, Han,
     AAAI 2020, arXiv 1911.13019).
 
     Rule followed: for sample ``b``, the mean of ``softmax(z_m / T)`` over the members ``m`` whose arg-max is the
-    true class (one correct member: that member's distribution; several: their mean). Where no member is right:
+    true class (one correct member: that member's distribution; several: their mean; :func:`oracle_weights`).
+    Where no member is right:
 
     * ``fallback="mean"`` (default): the mean over all members, i.e. plain ensemble KD on that sample;
     * ``fallback="label"``: the one-hot true label, so the student is not pulled towards a wrong answer.
@@ -77,17 +88,45 @@ def oracle_target(member_logits: Sequence[torch.Tensor], targets: torch.Tensor,
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     if fallback not in ORACLE_FALLBACKS:
         raise ValueError(f"oracle fallback must be one of {ORACLE_FALLBACKS}, got {fallback!r}")
-    correct = oracle_correct(member_logits, targets).float()  # (M, B)
+    weights = oracle_weights(member_logits, targets)  # (M, B)
     z = torch.stack([m.detach().float() for m in member_logits])  # (M, B, K)
     probs = F.softmax(z / float(temperature), dim=2)
-    none = correct.sum(0) == 0
-    weights = torch.where(none.unsqueeze(0), torch.ones_like(correct), correct)
-    weights = weights / weights.sum(0, keepdim=True)
     target = (weights.unsqueeze(2) * probs).sum(0)
+    none = ~oracle_correct(member_logits, targets).any(0)
     if fallback == "label" and bool(none.any()):
         onehot = F.one_hot(targets.to(z.device).long(), z.shape[2]).to(target.dtype)
         target = torch.where(none.unsqueeze(1), onehot, target)
     return target
+
+
+ORACLE_LOGIT_FLOOR = 1e-30
+"""The probability floor of :func:`oracle_logits`: ``log(1e-30) = -69.1``."""
+
+
+def oracle_logits(member_logits: Sequence[torch.Tensor], targets: torch.Tensor, *,
+                  fallback: str = "mean") -> torch.Tensor:
+    """The oracle target as logits, for what consumes logits (the KD-aware proxies' ``@oracle`` teacher):
+    ``log(max(p, 1e-30))`` with ``p = oracle_target(member_logits, targets, T=1, fallback)``, in the members'
+    dtype.
+
+    ``softmax`` of them gives ``p`` back wherever ``p >= 1e-30`` (the floor, :data:`ORACLE_LOGIT_FLOOR`, only
+    keeps a zero probability, as in the one-hot ``label`` fallback or a float32 underflow, finite). A loss that
+    tempers logits, ``softmax(l / T)``, then gets ``p^(1/T)`` renormalized: for one correct member that is exactly
+    the member's own ``softmax(z / T)``, since ``log softmax(z)`` and ``z`` differ by a constant per row; for
+    several correct members it tempers their T=1 mean. A floored class weighs ``(1e-30 / p_max)^(1/T)`` relative
+    to the top class: about ``3e-8`` at T=4."""
+    target = oracle_target(member_logits, targets, 1.0, fallback=fallback)
+    dtype = member_logits[0].dtype if member_logits[0].is_floating_point() else target.dtype
+    return target.clamp_min(ORACLE_LOGIT_FLOOR).log().to(dtype)
+
+
+def oracle_member_shares(member_logits: Sequence[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+    """``(M,)`` each member's share of a batch's oracle target: the mean over samples of :func:`oracle_weights`
+    (sums to 1). What an ``@oracle`` ensemble weighs the members' feature and relation distances by, since a
+    distance between batch-level matrices (DisWOT's relation Gram, RKD, PKT, ...) cannot pick a member per
+    sample: a member right on every sample the others miss counts fully, one right on none where others are right
+    counts zero, and with one correct member on every sample it is that member's distance."""
+    return oracle_weights(member_logits, targets).mean(1)
 
 
 def oracle_kd_loss(student_logits: torch.Tensor, member_logits: Sequence[torch.Tensor], targets: torch.Tensor,
@@ -362,16 +401,22 @@ def _feature(feats: dict, key: str, who: str, name: str) -> torch.Tensor:
 def distill_loss(name: str, student: dict[str, Any], teacher: dict[str, Any], **options) -> torch.Tensor:
     """Apply distiller ``name`` to ``forward_features`` dicts of a student and a teacher.
 
-    For an ensemble teacher (its dict has ``members``), ``kd`` uses the ensemble's mean logits and every other
-    distiller returns the mean of its loss against each member. ``options`` go to the loss function (e.g.
-    ``temperature`` for ``kd``, ``form`` for ``diswot_semantic``).
+    For an ensemble teacher (its dict has ``members``), ``kd`` uses the dict's ``logits`` (the ensemble's mean
+    logits, or an oracle ensemble's :func:`oracle_logits`) and every other distiller returns the mean of its loss
+    against each member, weighted by ``member_weights`` when the dict has them (an ``@oracle`` ensemble: each
+    member's share of the batch's oracle target, :func:`oracle_member_shares`). ``options`` go to the loss
+    function (e.g. ``temperature`` for ``kd``, ``form`` for ``diswot_semantic``).
     """
     if name not in DISTILLERS:
         raise ValueError(f"unknown distiller {name!r}; valid: {', '.join(DISTILLERS)}")
     d = DISTILLERS[name]
     members = teacher.get("members") if isinstance(teacher, dict) else None
     if members and name != "kd":
-        return torch.stack([distill_loss(name, student, m, **options) for m in members]).mean()
+        losses = torch.stack([distill_loss(name, student, m, **options) for m in members])
+        weights = teacher.get("member_weights")
+        if weights is None:
+            return losses.mean()
+        return (weights.to(device=losses.device, dtype=losses.dtype) * losses).sum()
     total = None
     for key in d.keys:
         value = d.fn(_feature(student, key, "student", name), _feature(teacher, key, "teacher", name), **options)

@@ -101,7 +101,10 @@ class Protocol:
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        """Write the protocol as JSON (atomically: a build directory never holds a half-written protocol)."""
+        from ..io import write_text
+
+        write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     def training_key(self) -> str:
         """Hash of every field that changes a trained accuracy (``name`` and ``notes`` excluded)."""

@@ -6,7 +6,7 @@ Spec forms (see :func:`list_teachers`)::
     resnet20 | resnet32 | resnet44 | resnet56 | resnet110 (also resnet8, resnet14, resnet8x4, resnet32x4)
                                             [@shortcut=B|A]
     checkpoint:<path>[@arch=<spec>]
-    ensemble:<spec>,<spec>,...
+    ensemble:<spec>,<spec>,...[@oracle[=mean|label]]
 
 Every teacher has the interface of :class:`~proxybench.benchmarks.nb201.network.NB201Network`: ``forward(x)`` ->
 logits, ``forward_features(x)`` -> dict with ``stage1..3``, ``pre_pool``, ``pooled``, ``logits``; ``.classifier``
@@ -22,6 +22,14 @@ mean logits exactly. The KD-aware proxies and the distillation losses do not use
 ensemble, logit losses (``kd``) use the mean logits, and every feature or relation distance is the mean of the
 distances to each member (:func:`proxybench.distill.losses.distill_loss`). An ensemble of one therefore scores
 exactly like its member.
+
+``ensemble:...@oracle`` (Oracle KD, Kang, Mun & Han, AAAI 2020) is an ensemble whose ``oracle`` attribute names the
+fallback for samples no member gets right (``mean``, the default, or ``label``; plain ensembles have ``None``). Its
+networks compute what a plain ensemble's do; the oracle needs the batch labels, so it is the KD-aware proxies' teacher
+pass (:mod:`proxybench.proxies.kd._teacher`) that turns the members' logits into the per-sample oracle target, as
+logits (:func:`proxybench.distill.losses.oracle_logits`), and weighs the members' feature and relation distances by
+their share of that target (:func:`proxybench.distill.losses.oracle_member_shares`). KD training takes the plain
+``ensemble:`` spec with the ``oracle`` distiller instead; ``kd-bench build`` refuses an ``@oracle`` teacher.
 """
 
 from __future__ import annotations
@@ -35,11 +43,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..initialization import INIT_SCHEMES, initialize
+from .losses import ORACLE_FALLBACKS
 from .resnet_cifar import RESNETS, SHORTCUTS, CifarResNet, resnet
 
 CHECKPOINT_FORMAT = "proxybench-teacher"
 CHECKPOINT_VERSION = 1
 _MEMBER_PREFIX = re.compile(r"^\s*(nb201:|resnet\d|checkpoint:|ensemble:)")
+_ORACLE_SUFFIX = re.compile(r"@oracle(?:=([^@,]*))?\s*$")
 
 _FORMS: list[tuple[str, str]] = [
     ("nb201:<arch>[@C=16,N=5]",
@@ -54,6 +64,11 @@ _FORMS: list[tuple[str, str]] = [
      "state_dict of the architecture named by @arch="),
     ("ensemble:<spec>,<spec>,...",
      "average of the members' logits; feature distances are averaged over members"),
+    ("ensemble:<spec>,<spec>,...@oracle[=mean|label]",
+     "for the KD-aware proxies (needs labels): per sample the oracle target of Oracle KD (Kang et al., AAAI "
+     "2020), the mean softmax of the members that classify it correctly (none right: all members, or with "
+     "=label the one-hot label), given as logits log(max(p, 1e-30)); feature distances weighted by each "
+     "member's share of the batch's target. Not for kd-bench build (use the oracle distiller)"),
 ]
 
 
@@ -74,10 +89,13 @@ def _bad_spec(spec: Any, why: str) -> ValueError:
 class TeacherEnsemble(nn.Module):
     """Several teachers whose logits are averaged (see the module docstring for what features mean here)."""
 
-    def __init__(self, members: list[nn.Module]):
+    def __init__(self, members: list[nn.Module], oracle: str | None = None):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
+        if oracle is not None and oracle not in ORACLE_FALLBACKS:
+            raise ValueError(f"oracle must be None or one of {ORACLE_FALLBACKS}, got {oracle!r}")
+        self.oracle = oracle
         classes = {int(m.classifier.out_features) for m in members}
         if len(classes) != 1:
             raise ValueError(f"ensemble members disagree on the number of classes: {sorted(classes)}")
@@ -139,9 +157,37 @@ def _parse_options(spec: str, text: str, allowed: dict[str, type]) -> dict[str, 
     return out
 
 
+def split_oracle(spec: str) -> tuple[str, str | None]:
+    """``(spec without its @oracle suffix, fallback)``; fallback ``None`` when the spec has no ``@oracle``.
+
+    ``@oracle`` and ``@oracle=mean`` give ``mean``, ``@oracle=label`` gives ``label``; it is valid only at the end
+    of an ``ensemble:`` spec (a ``ValueError`` naming the valid forms otherwise)."""
+    text = str(spec).strip()
+    m = _ORACLE_SUFFIX.search(text)
+    if m is None:
+        if "@oracle" in text:
+            raise _bad_spec(spec, "@oracle must end the spec, after the last ensemble member")
+        return text, None
+    fallback = "mean" if m.group(1) is None else m.group(1).strip()
+    if fallback not in ORACLE_FALLBACKS:
+        raise _bad_spec(spec, f"@oracle={fallback} is not a fallback; valid: @oracle, "
+                              + ", ".join(f"@oracle={f}" for f in ORACLE_FALLBACKS))
+    base = text[:m.start()].strip()
+    if not base.startswith("ensemble:"):
+        raise _bad_spec(spec, "@oracle applies only to an ensemble: spec (the oracle picks, per sample, the members "
+                              "that classify it correctly)")
+    return base, fallback
+
+
+def oracle_of(teacher: Any) -> str | None:
+    """The oracle fallback of an ``@oracle`` ensemble teacher (``mean`` or ``label``), else ``None``."""
+    return getattr(teacher, "oracle", None)
+
+
 def split_ensemble(spec: str) -> list[str]:
-    """The member specs of ``ensemble:<spec>,<spec>,...`` (commas inside a member's ``@k=v,k=v`` are kept)."""
-    body = spec.split(":", 1)[1]
+    """The member specs of ``ensemble:<spec>,<spec>,...`` (commas inside a member's ``@k=v,k=v`` are kept; an
+    ``@oracle`` suffix is not part of the last member, see :func:`split_oracle`)."""
+    body = split_oracle(spec)[0].split(":", 1)[1]
     members: list[str] = []
     for chunk in body.split(","):
         if _MEMBER_PREFIX.match(chunk):
@@ -209,14 +255,16 @@ def _build_architecture(spec: str, num_classes: int, in_channels: int, seed: int
 
 
 def _build_ensemble(spec: str, num_classes: int, in_channels: int, seed: int, init: str) -> TeacherEnsemble:
+    oracle = split_oracle(spec)[1]
     members = []
     for i, member in enumerate(split_ensemble(spec)):
         if member.startswith("ensemble:"):
             raise _bad_spec(spec, "nested ensembles are not supported; list the members in one ensemble")
         # member i is seeded with seed + i, so an ensemble of one equals that teacher built with the same seed
         members.append(build_teacher(member, num_classes, in_channels, seed=seed + i, init=init))
-    ensemble = TeacherEnsemble(members)
-    ensemble.teacher_spec = "ensemble:" + ",".join(m.teacher_spec for m in members)
+    ensemble = TeacherEnsemble(members, oracle=oracle)
+    suffix = "" if oracle is None else "@oracle" if oracle == "mean" else f"@oracle={oracle}"
+    ensemble.teacher_spec = "ensemble:" + ",".join(m.teacher_spec for m in members) + suffix
     ensemble.trained = all(getattr(m, "trained", False) for m in members)
     return ensemble
 
@@ -240,6 +288,7 @@ def build_teacher(spec: str, num_classes: int = 10, in_channels: int = 3, *, see
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     text = spec.strip()
+    split_oracle(text)  # a misplaced or malformed @oracle fails here, naming the valid forms
     if text.startswith("checkpoint:"):
         path, _, arch = text[len("checkpoint:"):].partition("@arch=")
         return load_teacher(path.strip(), arch=arch.strip() or None, num_classes=num_classes,

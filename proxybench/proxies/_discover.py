@@ -13,7 +13,7 @@ import threading
 from . import __name__ as _pkg_name
 from . import __path__ as _pkg_path
 
-_INFRASTRUCTURE = {"registry", "pass_registry", "context", "engine", "options", "errors", "_discover"}
+_INFRASTRUCTURE = {"registry", "pass_registry", "context", "engine", "options", "errors", "hooks", "_discover"}
 _lock = threading.RLock()
 _done = False
 

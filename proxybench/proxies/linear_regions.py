@@ -8,6 +8,7 @@ from torch import nn
 from ..benchmarks.nb201.network import Cell, NB201Network
 from ..initialization import initialize
 from .errors import ProxyError
+from .hooks import forward_hooks
 from .options import Option, at_least
 from .registry import register_proxy
 
@@ -37,13 +38,8 @@ def relu_patterns(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         if args and args[0].dim() == 4:
             feats.append((output > 0).reshape(output.shape[0], -1))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
+    with forward_hooks((m, hook) for m in model.modules() if isinstance(m, nn.ReLU)), torch.no_grad():
+        model(inputs)
     if not feats:
         return torch.zeros(inputs.shape[0], 0, dtype=torch.bool, device=inputs.device)
     return torch.cat(feats, dim=1)

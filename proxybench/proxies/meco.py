@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from .hooks import forward_hooks
 from .options import Option, at_least
 from .registry import register_proxy
 
@@ -65,11 +66,6 @@ def meco(ctx) -> float:
         if isinstance(output, torch.Tensor) and output.dim() >= 2:
             values.append(min_corr_eigenvalue(output[0].detach(), sample, gen))
 
-    handles = [m.register_forward_hook(hook) for _, m in model.named_modules()]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with forward_hooks((m, hook) for m in model.modules()), torch.no_grad():
+        model(x)
     return float(sum(v for v in values if not math.isnan(v)))

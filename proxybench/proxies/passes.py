@@ -28,6 +28,7 @@ from torch import nn
 
 from .context import ProxyContext, weighted_layers
 from .errors import ProxyError
+from .hooks import forward_hooks
 from .pass_registry import register_pass
 
 RELU_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
@@ -67,14 +68,11 @@ def train_forward(ctx: ProxyContext) -> TrainForward:
         x = inputs[0]
         codes.append((x.detach() > 0).reshape(x.shape[0], -1))
 
-    handles = [m.register_forward_hook(keep_output(i)) for i, (_, m) in enumerate(layers)]
-    handles += [m.register_forward_hook(keep_code) for m in model.modules() if isinstance(m, RELU_TYPES)]
+    hooks = [(m, keep_output(i)) for i, (_, m) in enumerate(layers)]
+    hooks += [(m, keep_code) for m in model.modules() if isinstance(m, RELU_TYPES)]
     x = ctx.inputs.detach().clone().requires_grad_(True)
-    try:
+    with forward_hooks(hooks):
         logits = model(x)
-    finally:
-        for h in handles:
-            h.remove()
     if not torch.is_tensor(logits) or logits.dim() != 2:
         raise ProxyError(f"the model must return logits of shape (batch, classes), got "
                          f"{getattr(logits, 'shape', type(logits).__name__)}")

@@ -28,6 +28,7 @@ from torch.func import functional_call, jvp
 
 from ..initialization import INIT_SCHEMES, initialize
 from .context import ProxyError, register_pass
+from .hooks import forward_hooks
 from .options import Option, at_least
 from .registry import register_proxy
 
@@ -127,12 +128,8 @@ def _jacobian_chunk(model: nn.Module, x: torch.Tensor, names: Sequence[str],
         records.append((output, tangents))
         return output.clone()  # what runs downstream; ``output`` stays as recorded even if later ops are in place
 
-    handles = [m.register_forward_hook(hook, with_kwargs=True) for m in owned]
-    try:
+    with forward_hooks(((m, hook) for m in owned), with_kwargs=True):
         logits = model(x)
-    finally:
-        for h in handles:
-            h.remove()
     if not torch.is_tensor(logits) or logits.dim() != 2:
         raise ProxyError(f"proxy 'vkdnw': the model must return logits of shape (batch, classes), got "
                          f"{getattr(logits, 'shape', type(logits).__name__)}")

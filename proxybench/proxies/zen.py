@@ -9,6 +9,7 @@ from torch import nn
 
 from ..initialization import initialize
 from .errors import ProxyError
+from .hooks import forward_hooks
 from .options import Option, at_least, greater_than
 from .registry import register_proxy
 
@@ -16,13 +17,11 @@ from .registry import register_proxy
 def _pre_gap(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Input of the last global average pool (nn.AdaptiveAvgPool2d) called in ``model(x)``."""
     seen: list[torch.Tensor] = []
-    handles = [m.register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
-               for m in model.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
-    try:
+    def keep_input(module, args, output):
+        seen.append(args[0])
+
+    with forward_hooks((m, keep_input) for m in model.modules() if isinstance(m, nn.AdaptiveAvgPool2d)):
         model(x)
-    finally:
-        for h in handles:
-            h.remove()
     if not seen:
         raise ProxyError("proxy 'zen' needs the feature map before global average pooling, but the model has no "
                          "nn.AdaptiveAvgPool2d")

@@ -21,6 +21,19 @@ classifier weights, for DisWOT's semantic term) when labels are given. An ensemb
 ``{"logits": mean of the members' logits, "members": [member dicts]}``, which
 :func:`proxybench.distill.losses.distill_loss` scores as the mean distance to the members.
 
+An ``ensemble:...@oracle`` teacher (Oracle KD, Kang, Mun & Han, AAAI 2020) needs the batch labels (the context's
+targets; a ``ProxyError`` without them) and gives, besides ``members``:
+
+* ``logits``: the per-sample oracle target as logits, ``log(max(p, 1e-30))`` with ``p`` the mean softmax (T=1) of
+  the members that classify the sample correctly, or the fallback where none does
+  (:func:`proxybench.distill.losses.oracle_logits`); the ``kd`` proxy tempers them with its own temperature, which
+  for a single correct member equals tempering that member's logits;
+* ``member_weights``: each member's share of the batch's oracle target
+  (:func:`proxybench.distill.losses.oracle_member_shares`), by which every feature and relation distance (DisWOT's
+  relation and semantic terms, RKD, PKT, ...) averages the members: a batch-level Gram cannot pick a member per
+  sample, so the members count as often as the oracle picks them;
+* ``oracle``: the fallback (``mean`` or ``label``).
+
 ``ctx.teacher`` may be a network or a teacher spec string (built once per (spec, classes, channels, seed) by
 :func:`proxybench.distill.teachers.build_teacher`, seed from option ``teacher_seed``, default 0).
 """
@@ -36,8 +49,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...distill.losses import classifier_ce_gradient, distill_loss
-from ...distill.teachers import build_teacher, ensemble_members, is_trained
+from ...distill.losses import classifier_ce_gradient, distill_loss, oracle_logits, oracle_member_shares
+from ...distill.teachers import build_teacher, ensemble_members, is_trained, oracle_of
 from ..context import ProxyContext
 from ..errors import ProxyError
 from ..options import parse_options
@@ -160,6 +173,10 @@ def teacher_features(ctx: ProxyContext) -> dict[str, Any]:
 def _teacher_features(ctx: ProxyContext) -> dict[str, Any]:
     teacher = _resolve_teacher(ctx, ctx.option("teacher_seed"))
     option = ctx.option("teacher_bn")
+    oracle = oracle_of(teacher)
+    if oracle is not None and ctx.targets is None:
+        raise ProxyError(f"the teacher {getattr(teacher, 'teacher_spec', 'ensemble')!r} is an @oracle ensemble, "
+                         "whose per-sample target needs the batch labels; none were given")
     members = ensemble_members(teacher)
     modes = tuple(member_bn_mode(m, option) for m in members)
     key = (id(teacher), _weights_version(teacher), modes, _tensor_key(ctx.inputs), _tensor_key(ctx.targets),
@@ -176,6 +193,10 @@ def _teacher_features(ctx: ProxyContext) -> dict[str, Any]:
         _stats["teacher_forwards"] += 1
     if len(members) == 1 and members[0] is teacher:
         result = outs[0]
+    elif oracle is not None:
+        member_logits = [o["logits"] for o in outs]
+        result = {"logits": oracle_logits(member_logits, ctx.targets, fallback=oracle), "members": outs,
+                  "member_weights": oracle_member_shares(member_logits, ctx.targets), "oracle": oracle}
     else:
         result = {"logits": torch.stack([o["logits"] for o in outs]).mean(0), "members": outs}
     result["bn_modes"] = modes

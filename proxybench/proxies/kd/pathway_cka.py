@@ -12,7 +12,8 @@ mean over pathways, higher = the student's stages organise the batch more like t
 Options: ``pathways`` (``distpro`` | ``all``, default ``distpro``); ``process`` (a process JSON path from
 ``proxybench kd-bench process-search``: its pathways, weighted by the process's weights averaged over its points,
 renormalized to sum to 1; otherwise uniform weights). An ensemble teacher scores the mean over its members, as the
-other KD-aware proxies do.
+other KD-aware proxies do; an ``@oracle`` ensemble weighs each member by its share of the batch's oracle target
+(``member_weights``, see :mod:`proxybench.proxies.kd._teacher`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def pathway_ckas(student_feats: dict, teacher_feats: dict, pathways) -> list[flo
 def _pathways_and_weights(ctx, n_teacher: int, n_student: int):
     path = ctx.option("process")
     if path:
-        from ...distill.process import load_process
+        from ...distill.process_file import load_process
 
         try:
             process = load_process(path)
@@ -101,4 +102,7 @@ def pathway_cka(ctx) -> float:
         if isinstance(exc, ProxyError):
             raise
         raise ProxyError(f"proxy 'pathway_cka': {exc}") from None
+    shares = teacher.get("member_weights") if "members" in teacher else None
+    if shares is not None:
+        return float(sum(float(w) * c for w, c in zip(shares, per_member)))
     return float(sum(per_member) / len(per_member))
