@@ -91,13 +91,15 @@ GROUND_TRUTH = Table("ground_truth", "one row per (architecture, dataset, metric
 CORRELATIONS = Table("correlations", "one row per (proxy, ground truth, statistic, aggregate, seed)", (
     Column("proxy", "str", "proxy name"),
     Column("ground_truth", "str", "'<metric>', or '<dataset>/<metric>' when the ground truth has several data sets"),
-    Column("statistic", "str", "kendall (tau-b) | spearman | pearson | top<k>% | best_percentile"),
+    Column("statistic", "str", "kendall (tau-b) | spearman | pearson | precision@<k>% (fraction of the true top k% "
+                               "in the proxy's top k%) | ndcg@<k>% (VKDNW's nDCG over the proxy's top k%, gain "
+                               "2^acc - 1 of accuracies in percent; NaN for values above 1000) | best_percentile"),
     Column("aggregate", "str", "score_mean (the headline) | per_seed | mean_over_seeds | std_over_seeds"),
     Column("seed", "Int64 (nullable)", "the score seed of a per_seed row; missing (NA) otherwise"),
     Column("value", "float", "the statistic; never made absolute"),
     Column("ci_low", "float", "lower end of the bootstrap CI (NaN when none)"),
     Column("ci_high", "float", "upper end of the bootstrap CI (NaN when none)"),
-    Column("p_value", "float", "scipy's p-value of the correlation (NaN for top-k and best_percentile)"),
+    Column("p_value", "float", "scipy's p-value of the correlation (NaN for precision, nDCG and best_percentile)"),
     *_COUNTS,
 ))
 
