@@ -1,6 +1,7 @@
 """The columns of every table proxybench writes as CSV or Parquet, in one place.
 
-A run directory of ``proxybench eval`` holds ``scores``, ``ground_truth``, ``correlations``, ``noise_ceiling`` and
+A run directory of ``proxybench eval`` holds ``scores``, ``ground_truth``, ``correlations``, ``noise_ceiling``,
+``noise_ground_truth`` (the benchmark's architectures with two or more seeds, in the ``ground_truth`` layout) and
 (for a benchmark with KD and vanilla accuracies) ``kd_vs_vanilla``; :func:`proxybench.analysis.compare_correlations`
 returns the ``comparisons`` layout, of which ``kd_vs_vanilla`` is one use. Every table is tidy: one row per
 observation, one column per variable, and a column holds one kind of value (``seed`` holds seed ids or is
@@ -103,8 +104,10 @@ CORRELATIONS = Table("correlations", "one row per (proxy, ground truth, statisti
     *_COUNTS,
 ))
 
-NOISE_CEILING = Table("noise_ceiling", "seed-to-seed agreement of the ground truth: the best correlation a proxy "
-                                       "can hope for; one row per (ground truth, statistic, aggregate, seed pair)", (
+NOISE_CEILING = Table("noise_ceiling", "seed-to-seed agreement of the benchmark's ground truth, from all its "
+                                       "architectures with two or more seeds: the best correlation a proxy can hope "
+                                       "for; one row per (ground truth, statistic, aggregate, seed pair); values "
+                                       "NaN below 10 architectures", (
     Column("ground_truth", "str", "as in the correlations table"),
     Column("statistic", "str", "kendall | spearman"),
     Column("aggregate", "str", "mean_over_pairs (the headline) | per_pair | std_over_pairs"),
