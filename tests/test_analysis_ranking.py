@@ -131,3 +131,35 @@ def test_noise_ceiling_from_a_known_ground_truth():
     # the benchmark-wide ceiling keeps the correlations' spelling of the ground truth
     both = C.benchmark_noise_ceiling(gt, ["ds/acc", "nope"], n_resamples=50)
     assert set(both["ground_truth"]) == {"ds/acc"}
+
+
+def test_eval_takes_the_noise_ceiling_from_the_whole_benchmark(tmp_path):
+    """A benchmark of 40 archs, 12 of them trained with two seeds (seed 1 = seed 0 with one swapped pair): a run
+    that scores 6 archs reports the benchmark's ceiling (n = 12), not one from the scored archs; the CLI table and
+    the run directory say so."""
+    import proxybench
+    from proxybench.analysis import load_run
+    from proxybench.benchmarks.groundtruth import GroundTruth
+    from proxybench.engine import format_correlations
+
+    archs = list(range(0, 4000, 100))
+    acc = np.linspace(60.0, 90.0, len(archs))
+    rows = [{"arch_index": a, "dataset": "fashion-mnist", "metric": "acc", "value": float(v), "seed": 0}
+            for a, v in zip(archs, acc)]
+    swapped = acc[:12].copy()
+    swapped[[4, 5]] = swapped[[5, 4]]
+    rows += [{"arch_index": a, "dataset": "fashion-mnist", "metric": "acc", "value": float(v), "seed": 1}
+             for a, v in zip(archs[:12], swapped)]
+    meta = {"name": "nc", "data": {"dataset": "fashion-mnist", "resolution": 8, "channels": 3, "num_classes": 10},
+            "network": {"C": 4, "N": 1}}
+    bench = GroundTruth(pd.DataFrame(rows), meta).save(tmp_path / "nc.pbgt")
+    out = tmp_path / "run"
+    scores = proxybench.evaluate(bench, proxies="params,flops", archs=[archs[i] for i in (0, 1, 20, 25, 30, 39)],
+                                 batch_size=8, out=out, quiet=True, ci_resamples=50, report=False)
+    run = load_run(out)
+    head = C.noise_headline(run.noise_ceiling, "acc")
+    assert head.loc["kendall", "n"] == 12 and head.loc["kendall", "value"] == pytest.approx(1 - 2 / 66)
+    assert set(run.noise_ground_truth["arch_index"]) == set(archs[:12])
+    text = format_correlations(run.correlations, scores, run.noise_ceiling)
+    assert "noise_ceiling" in text and "12 architectures with >= 2 ground-truth seeds" in text
+    assert "ndcg@10%" in text.splitlines()[1]

@@ -178,6 +178,9 @@ def test_export_tables_csv_and_parquet(run_dir, tmp_path):
     # tidy: a nullable integer seed (ids of per_seed rows, missing otherwise) beside a text aggregate
     assert back["seed"].dtype == "Int64" and back["aggregate"].map(type).eq(str).all()
     assert (back["seed"].notna() == (back["aggregate"] == "per_seed")).all()
+    # the ranking metrics are exported as statistics with their bootstrap CIs
+    ranking = back[(back["statistic"].isin(["ndcg@10%", "precision@10%"])) & (back["aggregate"] == "score_mean")]
+    assert len(ranking) == 2 * 3 * 2 and ranking["ci_low"].notna().any()
     sc = pd.read_parquet(run_dir / "scores.parquet")
     pd.testing.assert_frame_equal(sc, run.scores, check_dtype=False)
     out = export_tables({"scores": run.scores}, ["csv"], tmp_path / "x")
