@@ -21,6 +21,8 @@ from .joining import join_key, normalise_ground_truth, normalise_scores, score_m
 from .plots import FONT, _new_figure, _order_by_tau, _style, proxy_colors, save_figure
 from .ranking import ranking_curves
 
+PERCENT_TICKS = (1, 2, 5, 10, 20, 50, 100)
+
 
 def curve_cuts(n: int, points: int = 40) -> np.ndarray:
     """Cuts k (percent) from one architecture (at least 0.5%) to all, log-spaced, each a distinct top-m."""
@@ -62,6 +64,9 @@ def plot_ranking_curves(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground
     ax1.plot(ks, ks / 100.0, color="#555555", linestyle=":", linewidth=1.1, label="random ranking")
     for ax, label in ((ax1, "precision@k%"), (ax2, "nDCG@k% (gain 2^acc − 1)")):
         ax.set_xscale("log")
+        ticks = [t for t in PERCENT_TICKS if t >= 0.99 * ks[0]]
+        ax.set_xticks(ticks, [f"{t:g}%" for t in ticks])
+        ax.set_xlim(0.85 * ks[0], 108)
         ax.set_xlabel("k: top k% of the architectures", fontsize=FONT["label"])
         ax.set_ylabel(label, fontsize=FONT["label"])
         ax.set_ylim(-0.03, 1.03)
@@ -94,17 +99,19 @@ def plot_seed_spread(correlations: pd.DataFrame, ground_truth_name: str | None =
         vals = per_seed.loc[per_seed["proxy"] == proxy, "value"].to_numpy(float)
         vals = vals[np.isfinite(vals)]
         c = colors.get(proxy, "C0")
-        ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, s=16, color=c, alpha=0.8, edgecolors="none",
+        ax.scatter(i + rng.uniform(-0.06, 0.06, len(vals)), vals, s=16, color=c, alpha=0.8, edgecolors="none",
                    label="τ of one score seed" if i == 0 else None)
         if len(vals) > 1:
             m, sd = vals.mean(), vals.std(ddof=1)
-            ax.errorbar(i + 0.28, m, yerr=sd, fmt="_", color="#333333", capsize=3, markersize=9,
+            ax.errorbar(i + 0.2, m, yerr=sd, fmt="_", color="#333333", capsize=3, markersize=9,
                         label="mean ± std over seeds" if i == 0 else None)
         head = corr[(corr["proxy"] == proxy) & (corr["aggregate"] == HEADLINE)]["value"]
         if len(head) and np.isfinite(head.iloc[0]):
-            ax.scatter(i - 0.28, head.iloc[0], marker="D", s=28, color=c, edgecolors="black", linewidths=0.6,
+            ax.scatter(i - 0.2, head.iloc[0], marker="D", s=28, color=c, edgecolors="black", linewidths=0.6,
                        label="τ of the seed-averaged scores" if i == 0 else None)
     ax.axhline(0, color="#555555", linewidth=0.8)
+    for i in range(1, len(proxies)):
+        ax.axvline(i - 0.5, color="#dddddd", linewidth=0.8)
     ax.set_xticks(range(len(proxies)), proxies, rotation=40 if len(proxies) > 5 else 0,
                   ha="right" if len(proxies) > 5 else "center", fontsize=FONT["tick"])
     ax.set_ylabel(f"Kendall τ with {name}", fontsize=FONT["label"])

@@ -18,10 +18,11 @@ h2 { font-size: 1.35em; margin-top: 1.6em; border-bottom: 1px solid #eee; }
 h3 { font-size: 1.1em; margin-top: 1.2em; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .9em; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
+td { white-space: nowrap; }
 th { background: #f4f4f4; }
 td:nth-child(2), th:nth-child(2) { text-align: left; }
 tr.nc td { font-style: italic; background: #fbf7e9; }
-.kv td { text-align: left; font-family: monospace; word-break: break-all; }
+.kv td { text-align: left; font-family: monospace; word-break: break-all; white-space: normal; }
 .kv td:first-child { white-space: nowrap; word-break: normal; }
 .note { background: #fff3cd; border: 1px solid #e0c96b; padding: .6em 1em; }
 .summary { font-size: 1.05em; background: #f6f8fa; border-left: 4px solid #4c78a8; padding: .6em 1em; }
@@ -72,6 +73,15 @@ def render_markdown(blocks: list[tuple], base: Path) -> str:
     return "\n".join(out)
 
 
+def _display_width(png: Path, dpi: float = 170.0, css_dpi: float = 100.0) -> int | None:  # dpi: plots.DPI
+    """Display width in CSS pixels of a PNG drawn at ``dpi``: its size in inches at ``css_dpi`` (sharp on high-density
+    screens, not oversized on others); None when the file is not a PNG."""
+    head = Path(png).read_bytes()[:24]
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return round(int.from_bytes(head[16:20], "big") * css_dpi / dpi)
+
+
 def _html_blocks(blocks: list[tuple], base: Path | None) -> list[str]:
     e = html.escape
     body = []
@@ -100,7 +110,9 @@ def _html_blocks(blocks: list[tuple], base: Path | None) -> list[str]:
             data = base64.b64encode(png.read_bytes()).decode("ascii")
             svg = png.with_suffix(".svg")
             link = (f' (<a href="{e(_relative(svg, base))}">SVG</a>)' if base is not None and svg.is_file() else "")
-            body.append(f'<figure><img alt="{e(b[1])}" src="data:image/png;base64,{data}">'
+            width = _display_width(png)
+            size = f' width="{width}"' if width else ""
+            body.append(f'<figure><img alt="{e(b[1])}"{size} src="data:image/png;base64,{data}">'
                         f"<figcaption>{e(b[1])}{link}</figcaption></figure>")
         elif kind == "details":
             body.append(f"<details><summary>{e(b[1])}</summary>\n" + "\n".join(_html_blocks(b[2], base))
