@@ -1,6 +1,7 @@
 """The columns of every table proxybench writes as CSV or Parquet, in one place.
 
-A run directory of ``proxybench eval`` holds ``scores``, ``ground_truth``, ``correlations``, ``noise_ceiling`` and
+A run directory of ``proxybench eval`` holds ``scores``, ``ground_truth``, ``correlations``, ``noise_ceiling``,
+``noise_ground_truth`` (the benchmark's architectures with two or more seeds, in the ``ground_truth`` layout) and
 (for a benchmark with KD and vanilla accuracies) ``kd_vs_vanilla``; :func:`proxybench.analysis.compare_correlations`
 returns the ``comparisons`` layout, of which ``kd_vs_vanilla`` is one use. Every table is tidy: one row per
 observation, one column per variable, and a column holds one kind of value (``seed`` holds seed ids or is
@@ -92,18 +93,22 @@ GROUND_TRUTH = Table("ground_truth", "one row per (architecture, dataset, metric
 CORRELATIONS = Table("correlations", "one row per (proxy, ground truth, statistic, aggregate, seed)", (
     Column("proxy", "str", "proxy name, or ens:A+B for a rank ensemble"),
     Column("ground_truth", "str", "'<metric>', or '<dataset>/<metric>' when the ground truth has several data sets"),
-    Column("statistic", "str", "kendall (tau-b) | spearman | pearson | top<k>% | best_percentile"),
+    Column("statistic", "str", "kendall (tau-b) | spearman | pearson | precision@<k>% (fraction of the true top k% "
+                               "in the proxy's top k%) | ndcg@<k>% (VKDNW's nDCG over the proxy's top k%, gain "
+                               "2^acc - 1 of accuracies in percent; NaN for values above 1000) | best_percentile"),
     Column("aggregate", "str", "score_mean (the headline) | per_seed | mean_over_seeds | std_over_seeds"),
     Column("seed", "Int64 (nullable)", "the score seed of a per_seed row; missing (NA) otherwise"),
     Column("value", "float", "the statistic; never made absolute"),
     Column("ci_low", "float", "lower end of the bootstrap CI (NaN when none)"),
     Column("ci_high", "float", "upper end of the bootstrap CI (NaN when none)"),
-    Column("p_value", "float", "scipy's p-value of the correlation (NaN for top-k and best_percentile)"),
+    Column("p_value", "float", "scipy's p-value of the correlation (NaN for precision, nDCG and best_percentile)"),
     *_COUNTS,
 ))
 
-NOISE_CEILING = Table("noise_ceiling", "seed-to-seed agreement of the ground truth: the best correlation a proxy "
-                                       "can hope for; one row per (ground truth, statistic, aggregate, seed pair)", (
+NOISE_CEILING = Table("noise_ceiling", "seed-to-seed agreement of the benchmark's ground truth, from all its "
+                                       "architectures with two or more seeds: the best correlation a proxy can hope "
+                                       "for; one row per (ground truth, statistic, aggregate, seed pair); values "
+                                       "NaN below 10 architectures", (
     Column("ground_truth", "str", "as in the correlations table"),
     Column("statistic", "str", "kendall | spearman"),
     Column("aggregate", "str", "mean_over_pairs (the headline) | per_pair | std_over_pairs"),

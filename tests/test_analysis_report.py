@@ -75,7 +75,7 @@ def run_dir(tmp_path):
 def test_figures_are_written_and_non_empty(tmp_path):
     scores, gt = fixture_tables()
     corr = correlate(scores, gt, n_resamples=100)
-    paths = make_figures(scores, gt, corr, tmp_path / "figs")
+    paths = make_figures(scores, gt, corr, tmp_path / "figs", svg=False)
     names = {p.name for p in paths.values()}
     assert {"bars_kd_acc.png", "scatter_kd_acc.png", "heatmap_kendall.png", "proxy_matrix.png",
             "kd_vs_vanilla_kd_acc.png"} <= names
@@ -95,7 +95,12 @@ def test_individual_plots_and_colours(tmp_path):
     assert len(titles) == 3 and all(re.search(r"τ = -?\d\.\d\d\s+ρ = -?\d\.\d\d", t) for t in titles)
     fig = plot_correlation_bars(corr, "kd_acc", colors=colors)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["good", "weak", "anti"]  # sorted by tau
+    # 6 archs with two ground-truth seeds: too few for a noise ceiling, no row; 12: the bottom row
     fig = plot_heatmap(corr, statistic="spearman", noise_ceiling=noise_ceiling(gt, ci=False))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["good", "weak", "anti"]  # the bars' order
+    more = gt[gt["seed"] == 0].iloc[12:24].assign(seed=1, value=lambda d: d["value"] + 0.5)
+    gt12 = pd.concat([gt, more], ignore_index=True)
+    fig = plot_heatmap(corr, statistic="spearman", noise_ceiling=noise_ceiling(gt12, ci=False))
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] == "noise_ceiling"
     fig = plot_proxy_matrix(scores)
     assert len(fig.axes[0].texts) == 9  # 3 x 3 annotated cells
@@ -108,8 +113,23 @@ def test_individual_plots_and_colours(tmp_path):
         plot_correlation_bars(corr, "nope")
 
 
-def test_report_builds_from_fixture_run(run_dir):
-    md, html = write_report(run_dir, correlate_options={"n_resamples": 100})
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    """The fixture run with its report written once (figures are slow on a loaded 2-core machine)."""
+    d = tmp_path_factory.mktemp("reported") / "run"
+    d.mkdir()
+    scores, gt = fixture_tables()
+    scores.to_csv(d / "scores.csv", index=False)
+    gt.to_csv(d / "ground_truth.csv", index=False)
+    (d / "run.json").write_text(json.dumps({"versions": {"proxybench": "0.1.0", "torch": "2.13.0"},
+                                            "config": {"proxies": ["good", "weak", "anti"], "seeds": 2},
+                                            "machine": {"cpus": 2}, "timings": {"total_s": 3.5}}))
+    md, html = write_report(d, correlate_options={"n_resamples": 100})
+    return d, md, html
+
+
+def test_report_builds_from_fixture_run(reported):
+    run_dir, md, html = reported
     assert md.exists() and html.exists()
     text = html.read_text()
     assert "data:image/png;base64," in text
@@ -124,8 +144,13 @@ def test_report_builds_from_fixture_run(run_dir):
     order = [line.split("|")[2].strip() for line in section.splitlines() if re.match(r"\| \d+ \|", line)]
     assert order == ["good", "weak", "anti"]
     # counts: weak has one failed arch, anti one inf; two archs missing from the ground truth
+    # columns n, errors, dropped, missing: errors / dropped count scores (2 seeds each)
     weak = next(line for line in section.splitlines() if "| weak |" in line)
-    assert weak.rstrip(" |").split("|")[-3:] == [" 21 ", " 1 ", " 2"]
+    assert weak.rstrip(" |").split("|")[-4:] == [" 21 ", " 2 ", " 0 ", " 2"]
+    anti = next(line for line in section.splitlines() if "| anti |" in line)
+    assert anti.rstrip(" |").split("|")[-4:] == [" 21 ", " 0 ", " 2 ", " 2"]
+    # 6 archs with two ground-truth seeds: the noise ceiling says so instead of giving a number
+    assert "n too small (n=6 < 10)" in section
     assert (run_dir / "figures" / "proxy_matrix.png").stat().st_size > 0
     # paired comparisons: the top proxy against the others, and KD vs vanilla per proxy
     comp = mdt.split("## Comparisons (paired bootstrap)")[1].split("\n## ")[0]
@@ -153,6 +178,9 @@ def test_export_tables_csv_and_parquet(run_dir, tmp_path):
     # tidy: a nullable integer seed (ids of per_seed rows, missing otherwise) beside a text aggregate
     assert back["seed"].dtype == "Int64" and back["aggregate"].map(type).eq(str).all()
     assert (back["seed"].notna() == (back["aggregate"] == "per_seed")).all()
+    # the ranking metrics are exported as statistics with their bootstrap CIs
+    ranking = back[(back["statistic"].isin(["ndcg@10%", "precision@10%"])) & (back["aggregate"] == "score_mean")]
+    assert len(ranking) == 2 * 3 * 2 and ranking["ci_low"].notna().any()
     sc = pd.read_parquet(run_dir / "scores.parquet")
     pd.testing.assert_frame_equal(sc, run.scores, check_dtype=False)
     out = export_tables({"scores": run.scores}, ["csv"], tmp_path / "x")
@@ -186,3 +214,40 @@ def test_invalid_run_json(run_dir):
     (run_dir / "run.json").write_text("{not json")
     with pytest.raises(ValueError, match="invalid JSON"):
         load_run(run_dir)
+
+
+def test_report_order_metadata_and_vector_figures(reported):
+    run_dir, md, html = reported
+    for text in (md.read_text(), html.read_text()):
+        # summary and the main table first, then figures, comparisons, ranking metrics, metadata last
+        marks = [text.index(m) for m in ("good ranks best", "Kendall τ [95% CI]", "Figures", "Comparisons (paired",
+                                         "Ranking metrics at every cut", "Run metadata")]
+        assert marks == sorted(marks)
+        assert "nDCG@10% [95% CI]" in text and "precision@10% [95% CI]" in text
+        # metadata grouped and collapsed, not a flat list of dotted keys before the results
+        for group in ("machine", "run"):
+            assert f"<summary>{group} (" in text
+        assert text.index("<details>") > text.index("Run metadata")
+    # every figure has an SVG twin, PNGs at the higher dpi, the new figures are there
+    figs = sorted((run_dir / "figures").glob("*.png"))
+    names = {p.name for p in figs}
+    assert {"topk_kd_acc.png", "scatter_raw_kd_acc.png", "kd_gain_kd_acc.png", "seed_spread_kd_acc.png",
+            "kd_vs_vanilla_kd_acc.png"} <= names
+    for p in figs:
+        assert p.with_suffix(".svg").read_text().lstrip().startswith("<?xml")
+    assert 'href="figures/bars_kd_acc.svg"' in html.read_text()
+
+
+def test_kd_panel_limits_leave_out_outliers():
+    from proxybench.analysis.figures_kd import robust_limits
+
+    scores, gt = fixture_tables()
+    low = gt["arch_index"].isin([0, 10])
+    gt.loc[low, "value"] = gt.loc[low, "value"] - 30.0  # two archs at ~50%, far below the rest
+    fig = plot_kd_vs_vanilla(gt, "kd_acc", "vanilla_acc", n_labels=2)
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert gt.loc[low, "value"].max() < lo < gt.loc[~low, "value"].min()
+    assert any("2 outside the axes" in t.get_text() for t in ax.get_legend().get_texts())
+    assert robust_limits(np.array([1.0, 2, 3, 4, 100]))[1] < 100  # the far outlier is clipped
+    assert robust_limits(np.arange(10.0)) == pytest.approx((-0.36, 9.36))  # no outlier: the data's range, padded

@@ -18,6 +18,9 @@ The ground truth of an architecture is its value not tied to a seed where it has
 per-seed values (the mean over training seeds). Confidence intervals of the three correlations come from
 :func:`scipy.stats.bootstrap` over architectures (see :mod:`.bootstrap`).
 
+Statistics: ``kendall``, ``spearman``, ``pearson``; ``precision@<k>%`` and ``ndcg@<k>%`` for each cut k in
+``topk`` (:mod:`.ranking`; ``ndcg@10%`` is the ranking column of the CLI table); ``best_percentile``.
+
 Counts: ``n`` architectures used; ``n_missing`` architectures scored but absent from the ground truth (or with a
 non-finite ground-truth value); ``n_dropped`` architectures with a ground truth whose score is non-finite (NaN,
 +-inf, or a failed proxy).
@@ -47,6 +50,8 @@ from .bootstrap import (
     bootstrap_ci,
 )
 from .joining import (
+    NO_SEED,
+    alias_map,
     check_arch_agreement,
     ground_truth_names,
     ground_truth_seed_matrix,
@@ -58,15 +63,25 @@ from .joining import (
     score_matrix,
     seed_averaged,
 )
+from .ranking import RankingStatistic, ndcg_name, precision_name
 from .statistics import CORRELATIONS, MIN_ARCHS, best_percentile, point_estimate, topk_name, topk_overlap
 
 DEFAULT_TOPK = (1, 5, 10)
+"""The cuts k (percent of the architectures) of the precision@k% and nDCG@k% rows."""
+HEADLINE_K = 10
+"""The cut of the ranking metrics shown as one column in the CLI table and the report's main table."""
+HEADLINE_RANKING = ndcg_name(HEADLINE_K)
+"""``ndcg@10%``: the ranking metric of the CLI table (VKDNW's nDCG, cut at the top 10% of the architectures)."""
+HEADLINE_PRECISION = precision_name(HEADLINE_K)
 HEADLINE = schema.SCORE_MEAN
 """The ``aggregate`` of the headline correlation rows."""
 NOISE_CEILING = "noise_ceiling"
 """The label of the noise ceiling beside the proxies in reports and figures (no proxy may take it)."""
 NOISE_HEADLINE = schema.MEAN_OVER_PAIRS
 """The ``aggregate`` of the headline noise-ceiling rows."""
+NOISE_MIN_ARCHS = 10
+"""Fewer architectures with two ground-truth seeds than this: no noise ceiling is printed or drawn, only
+"n too small" (a seed-to-seed tau from 3 architectures is 1.00 or -1.00 by chance)."""
 COLUMNS = list(schema.CORRELATIONS.names)
 NOISE_COLUMNS = list(schema.NOISE_CEILING.names)
 COMPARE_COLUMNS = list(schema.COMPARISONS.names)
@@ -160,12 +175,23 @@ def _series_rows(proxy: str, gt_name: str, aggregate: str, seed: int | None, sco
         lo, hi = cis.get(s, (math.nan, math.nan))
         rows.append(_row(proxy, gt_name, s, aggregate, seed, value, lo, hi, p, **counts))
     enough = n >= MIN_ARCHS
-    for k in topk:
-        rows.append(_row(proxy, gt_name, topk_name(k), aggregate, seed,
-                         topk_overlap(x, y, k) if enough else math.nan, **counts))
+    if topk:
+        rank = RankingStatistic(x, y, topk)
+        values = rank(np.arange(n)) if enough else np.full(len(rank.names), math.nan)
+        low = high = np.full(len(rank.names), math.nan)
+        if ci and enough:
+            low, high = bootstrap(rank, n, len(rank.names), **_ranking_opts(opts))
+        for name, v, lo, hi in zip(rank.names, values, low, high):
+            rows.append(_row(proxy, gt_name, name, aggregate, seed, float(v), float(lo), float(hi), **counts))
     rows.append(_row(proxy, gt_name, "best_percentile", aggregate, seed,
                      best_percentile(x, y) if enough else math.nan, **counts))
     return rows
+
+
+def _ranking_opts(opts: dict) -> dict:
+    """The options of :func:`bootstrap` from those of :func:`bootstrap_ci`."""
+    return {"n_resamples": opts["n_resamples"], "method": opts["method"],
+            "confidence_level": opts["confidence_level"], "seed": opts["seed"]}
 
 
 def _over_seeds(per_seed: list[dict], heads: list[dict]) -> list[dict]:
@@ -194,8 +220,9 @@ def correlate(scores: pd.DataFrame, ground_truth: pd.DataFrame, *, proxies: Sequ
     Returns the tidy correlations table described in the module docstring (columns :data:`COLUMNS`):
     Kendall tau-b, Spearman rho and Pearson r with p-values and ``confidence_level`` bootstrap CIs
     (``n_resamples`` resamples of architectures, ``ci_method`` "percentile", "basic" or "BCa", seeded by
-    ``seed``; ``ci=False`` skips them), the top-k% overlaps for each k in ``topk`` and the ground-truth
-    percentile of the best-scored architecture; per-seed rows with their mean and std when a proxy has
+    ``seed``; ``ci=False`` skips them), precision@k% (the top-k% overlap) and nDCG@k% (the VKDNW paper's, gain
+    2^acc - 1) for each k in ``topk`` with bootstrap CIs from the same resampling (:mod:`.ranking`), and the
+    ground-truth percentile of the best-scored architecture; per-seed rows with their mean and std when a proxy has
     several seeds. Non-finite scores are dropped per proxy (``n_dropped``); architectures absent from the ground
     truth are excluded (``n_missing``). Scores and ground truth are joined on ``key`` (see :func:`join_key`).
     The noise ceiling of the ground truth is a separate table: :func:`noise_ceiling`.
@@ -248,16 +275,22 @@ def _noise_row(gt, statistic, aggregate, value, *, seeds=(None, None), lo=math.n
 
 def noise_ceiling(ground_truth: pd.DataFrame, name: str | Sequence[str] | None = None, *, key: str = "arch_index",
                   statistics: Sequence[str] = ("kendall", "spearman"), ci: bool = True, n_resamples: int = 1000,
-                  ci_method: str = "percentile", confidence_level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+                  ci_method: str = "percentile", confidence_level: float = 0.95, seed: int = 0,
+                  min_archs: int = MIN_ARCHS) -> pd.DataFrame:
     """Seed-to-seed agreement of the ground truth, the best correlation any proxy can hope for.
 
+    Computed from every architecture of ``ground_truth`` that has at least two seeds (pass the benchmark's whole
+    ground truth: the ceiling is a property of the benchmark, not of the architectures a run happened to score).
     For every pair of ground-truth seeds (a, b), the Kendall tau-b / Spearman rho between the values of the
     architectures trained with both (``aggregate == "per_pair"``, ``seed_a``, ``seed_b``); the headline
     (``mean_over_pairs``) is the mean over pairs, with a bootstrap CI over the architectures that have at least two
-    seeds; ``std_over_pairs`` is the sample standard deviation over pairs. Columns :data:`NOISE_COLUMNS`; empty
-    when fewer than :data:`MIN_ARCHS` architectures have two seeds.
+    seeds (``n``); ``std_over_pairs`` is the sample standard deviation over pairs. Columns :data:`NOISE_COLUMNS`.
+    With fewer than ``min_archs`` such architectures (reports use :data:`NOISE_MIN_ARCHS`) the rows are kept with
+    their ``n`` but every value is NaN; without any architecture with two seeds the table is empty.
     """
     method = _validate_options(statistics, (), ci_method, n_resamples, confidence_level)
+    if int(min_archs) < MIN_ARCHS:
+        raise ValueError(f"min_archs must be >= {MIN_ARCHS}, got {min_archs!r}")
     gt = normalise_ground_truth(ground_truth)
     names = resolve_names(gt, name)
     rows: list[dict] = []
@@ -265,21 +298,24 @@ def noise_ceiling(ground_truth: pd.DataFrame, name: str | Sequence[str] | None =
         mat = ground_truth_seed_matrix(gt, gname, key=key)
         mat = mat[np.isfinite(mat).sum(axis=1) >= 2]
         values = mat.to_numpy(dtype=float)
+        n = values.shape[0]
+        if n == 0:
+            continue
+        enough = n >= min_archs
         pairs, per_pair = [], []
         for a, b in combinations(range(values.shape[1]), 2):
             both = np.isfinite(values[:, a]) & np.isfinite(values[:, b])
-            if both.sum() < MIN_ARCHS:
+            if not both.any() or (enough and both.sum() < MIN_ARCHS):
                 continue
             pairs.append((a, b))
             for s in statistics:
-                v, p = point_estimate(s, values[both, a], values[both, b])
+                v, p = point_estimate(s, values[both, a], values[both, b]) if enough else (math.nan, math.nan)
                 per_pair.append(_noise_row(gname, s, schema.PER_PAIR, v, p=p, n=int(both.sum()),
                                            seeds=(int(mat.columns[a]), int(mat.columns[b]))))
         if not pairs:
             continue
-        n = values.shape[0]
         cis = {}
-        if ci:
+        if ci and enough:
             stat = SeedPairsStatistic(values, pairs, statistics, COUNT_PATH_MAX)
             low, high = bootstrap(stat, n, len(statistics), n_resamples=int(n_resamples), method=method,
                                   confidence_level=confidence_level, seed=seed)
@@ -295,6 +331,57 @@ def noise_ceiling(ground_truth: pd.DataFrame, name: str | Sequence[str] | None =
                                      float(vals.std(ddof=1)) if len(vals) > 1 else math.nan, n=n))
         rows += heads + per_pair + spread
     return _frame(rows, NOISE_COLUMNS, ("seed_a", "seed_b"))
+
+
+def noise_subset(ground_truth: pd.DataFrame, *, key: str = "arch_index") -> pd.DataFrame:
+    """The rows of ``ground_truth`` whose architecture has at least two seeded, finite values of the same ground
+    truth: all :func:`noise_ceiling` needs (a run directory keeps it as ``noise_ground_truth.csv``)."""
+    gt = normalise_ground_truth(ground_truth)
+    if key not in gt.columns or gt[key].isna().any():
+        key = "arch"
+    seeded = gt[(gt["seed"] != NO_SEED) & np.isfinite(gt["value"].to_numpy(dtype=float))]
+    counts = seeded.groupby(["_name", key])["seed"].nunique()
+    keep = set(counts[counts >= 2].index)
+    mask = [(n, k) in keep for n, k in zip(gt["_name"], gt[key])]
+    return ground_truth.loc[np.asarray(mask, dtype=bool)].reset_index(drop=True)
+
+
+def benchmark_noise_ceiling(ground_truth: pd.DataFrame, names: Sequence[str], **options) -> pd.DataFrame | None:
+    """:func:`noise_ceiling` of each ground truth in ``names`` (spelled as in a correlations table) from a
+    benchmark's ground truth or its :func:`noise_subset`, at least :data:`NOISE_MIN_ARCHS` architectures for a
+    value; rows carry the names as given. ``None`` when no name has an architecture with two seeds."""
+    gt = normalise_ground_truth(ground_truth)
+    aliases = alias_map(gt)
+    options = {"min_archs": NOISE_MIN_ARCHS, **options}
+    parts = []
+    for name in names:
+        if name not in aliases:
+            continue
+        nc = noise_ceiling(ground_truth, aliases[name], **options)
+        if len(nc):
+            parts.append(nc.assign(ground_truth=name))
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def noise_text(row: pd.Series | None, digits: int = 2) -> str | None:
+    """The headline noise-ceiling value as text (``0.79 [0.70, 0.86]``), ``"n too small (n=3 < 10)"`` below
+    :data:`NOISE_MIN_ARCHS` architectures, ``None`` without a row."""
+    if row is None:
+        return None
+    n = int(row["n"])
+    if n < NOISE_MIN_ARCHS or not math.isfinite(row["value"]):
+        return f"n too small (n={n} < {NOISE_MIN_ARCHS})" if n < NOISE_MIN_ARCHS else f"undefined (n={n})"
+    text = f"{row['value']:.{digits}f}"
+    if math.isfinite(row["ci_low"]) and math.isfinite(row["ci_high"]):
+        text += f" [{row['ci_low']:.{digits}f}, {row['ci_high']:.{digits}f}]"
+    return text
+
+
+def noise_value(row: pd.Series | None) -> float:
+    """The headline noise-ceiling value to draw or print: NaN without a row or below :data:`NOISE_MIN_ARCHS`."""
+    if row is None or int(row["n"]) < NOISE_MIN_ARCHS:
+        return math.nan
+    return float(row["value"])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -428,8 +515,9 @@ def proxy_rank_correlation(scores: pd.DataFrame, proxies: Sequence[str] | None =
 
 __all__ = [
     "CI_METHODS", "COLUMNS", "COMPARE_COLUMNS", "CORRELATIONS", "COUNT_PATH_MAX", "DEFAULT_TOPK", "HEADLINE",
-    "MIN_ARCHS", "NOISE_CEILING", "NOISE_COLUMNS", "NOISE_HEADLINE", "PairStatistic", "best_percentile",
-    "bootstrap_ci", "compare_correlations", "correlate", "ground_truth_names", "ground_truth_values", "headline",
-    "join_key", "kd_vanilla_differences", "kd_vanilla_pairs", "noise_ceiling", "noise_headline", "point_estimate",
+    "MIN_ARCHS", "NOISE_CEILING", "NOISE_COLUMNS", "NOISE_HEADLINE", "NOISE_MIN_ARCHS", "PairStatistic",
+    "benchmark_noise_ceiling", "best_percentile", "bootstrap_ci", "compare_correlations", "correlate",
+    "ground_truth_names", "ground_truth_values", "headline", "join_key", "kd_vanilla_differences", "kd_vanilla_pairs",
+    "noise_ceiling", "noise_headline", "noise_subset", "noise_text", "noise_value", "point_estimate",
     "proxy_rank_correlation", "score_matrix", "seed_averaged", "topk_name", "topk_overlap",
 ]

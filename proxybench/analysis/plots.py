@@ -5,10 +5,11 @@ needed and no global state is touched).
 * :func:`plot_correlation_bars` -- tau and rho per proxy, sorted, with CI error bars and the noise ceiling;
 * :func:`plot_heatmap` -- proxies x ground truths, annotated, diverging colours centred at 0;
 * :func:`plot_proxy_matrix` -- proxy-proxy Kendall tau of the scores;
-* :func:`plot_kd_vs_vanilla` -- KD vs vanilla accuracy with each architecture's rank shift.
+* KD figures in :mod:`.figures_kd`, ranking curves and seed spread in :mod:`.figures_ranking`, all of a run:
+  :func:`proxybench.analysis.figures.make_figures`.
 
-Every figure takes an optional ``colors`` mapping from :func:`proxy_colors` so a proxy keeps one colour
-throughout a report.
+:func:`save_figure` writes a PNG (at :data:`DPI`) and an SVG beside it. Every figure takes an optional ``colors``
+mapping from :func:`proxy_colors` so a proxy keeps one colour throughout a report.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from matplotlib.patches import Patch
 from .correlation import (
     HEADLINE,
     NOISE_CEILING,
+    NOISE_MIN_ARCHS,
     headline,
-    kd_vanilla_pairs,
     noise_headline,
+    noise_value,
     proxy_rank_correlation,
 )
 from .joining import (
@@ -47,7 +49,7 @@ from .joining import (
 )
 from .statistics import point_estimate
 
-DPI = 110
+DPI = 170
 FONT = {"title": 11, "label": 10, "tick": 9, "annot": 8}
 NOISE_COLOR = "#222222"
 
@@ -70,11 +72,14 @@ def _new_figure(width: float, height: float, layout: str | None = "constrained")
     return fig
 
 
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as PNG to ``path`` (parents created)."""
+def save_figure(fig: Figure, path: str | Path, *, svg: bool = True) -> Path:
+    """Write ``fig`` as PNG to ``path`` (parents created) and, with ``svg``, as SVG beside it (same stem); returns
+    the PNG's path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=DPI)
+    if svg:
+        fig.savefig(path.with_suffix(".svg"), format="svg")
     return path
 
 
@@ -83,6 +88,19 @@ def _style(ax) -> None:
     ax.grid(True, alpha=0.25, linewidth=0.6)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+
+
+def _score_scale(ax, xs: np.ndarray) -> None:
+    """Log x for positive scores spanning > 3 decades; symlog for mixed signs spanning > 3 decades of |score|."""
+    mag = np.abs(xs[xs != 0])
+    if len(mag) == 0 or mag.max() / mag.min() <= 1e3:
+        return
+    if np.all(xs > 0):
+        ax.set_xscale("log")
+    elif np.all(xs < 0):
+        ax.set_xscale("symlog", linthresh=float(mag.min()))
+    else:
+        ax.set_xscale("symlog", linthresh=float(np.percentile(mag, 10)))
 
 
 def _fmt(v: float, digits: int = 2) -> str:
@@ -152,8 +170,8 @@ def plot_scatter_grid(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground_t
         xv = 100.0 * (scipy.stats.rankdata(xs) - 0.5) / max(len(xs), 1) if x == "rank" else xs
         ax.scatter(xv, y, s=9, alpha=0.65, color=colors.get(proxy, "C0"), edgecolors="none")
         ax.set_title(f"{proxy} (n={len(xs)})\nτ = {_fmt(tau)}   ρ = {_fmt(rho)}", fontsize=FONT["title"])
-        if x == "score" and len(xs) and np.all(xs > 0) and xs.max() / xs.min() > 1e3:
-            ax.set_xscale("log")
+        if x == "score" and len(xs):
+            _score_scale(ax, xs)
         _style(ax)
     for ax in axes[-1]:
         ax.set_xlabel("score rank (percentile)" if x == "rank" else "score", fontsize=FONT["label"])
@@ -207,16 +225,21 @@ def plot_correlation_bars(correlations: pd.DataFrame, ground_truth_name: str | N
         lows += list(lo[np.isfinite(lo)]) + list(vals[np.isfinite(vals)])
         highs += list(hi[np.isfinite(hi)]) + list(vals[np.isfinite(vals)])
     nc = noise_headline(noise_ceiling, name)
+    small = None
     for stat, style, label in (("kendall", "--", "noise ceiling τ"), ("spearman", ":", "noise ceiling ρ")):
-        if stat in nc.index and np.isfinite(nc.loc[stat, "value"]):
-            v = float(nc.loc[stat, "value"])
+        v = noise_value(nc.loc[stat]) if stat in nc.index else math.nan
+        if np.isfinite(v):
             ax.axhline(v, color=NOISE_COLOR, linestyle=style, linewidth=1.3,
-                       label=f"{label} = {v:.2f} (n={int(nc.loc[stat, 'n'])})")
+                       label=f"{label} = {v:.2f} (n={int(nc.loc[stat, 'n'])} archs)")
             highs.append(v)
+        elif stat in nc.index:
+            small = int(nc.loc[stat, "n"])
     ax.axhline(0, color="#555555", linewidth=0.8)
     handles = [Patch(facecolor="#777777", edgecolor="#333333", label="Kendall τ (bar colour = proxy)"),
                Patch(facecolor="#bbbbbb", edgecolor="#333333", hatch="///", label="Spearman ρ")]
     handles += [h for h in ax.get_legend_handles_labels()[0] if isinstance(h, Line2D)]
+    if small is not None:
+        handles.append(Line2D([], [], color="none", label=f"noise ceiling: n too small ({small} < {NOISE_MIN_ARCHS})"))
     ax.set_xticks(xpos, proxies, rotation=40 if len(proxies) > 5 else 0, ha="right" if len(proxies) > 5 else "center",
                   fontsize=FONT["tick"])
     ax.set_ylabel(f"correlation with {name}", fontsize=FONT["label"])
@@ -258,9 +281,11 @@ def _annotated_matrix(ax, values: np.ndarray, rows: Sequence[str], cols: Sequenc
 
 
 def plot_heatmap(correlations: pd.DataFrame, *, statistic: str = "kendall", noise_ceiling: pd.DataFrame | None = None,
-                 path: str | Path | None = None) -> Figure:
-    """Proxies (rows, sorted by mean value) x ground truths (columns) of one headline statistic, annotated;
-    given the ``noise_ceiling`` table (and its statistic), the noise ceiling is the bottom row."""
+                 order: Sequence[str] | None = None, path: str | Path | None = None) -> Figure:
+    """Proxies (rows) x ground truths (columns) of one headline statistic, annotated. Rows in the bar chart's order
+    (Kendall tau on the first ground truth, highest first) unless ``order`` is given; given the ``noise_ceiling``
+    table (and its statistic), the noise ceiling is the bottom row where it has at least
+    :data:`~proxybench.analysis.correlation.NOISE_MIN_ARCHS` architectures."""
     head = headline(correlations, statistic)
     if head.empty:
         raise ValueError(f"no headline rows of statistic {statistic!r} in the correlations")
@@ -270,8 +295,13 @@ def plot_heatmap(correlations: pd.DataFrame, *, statistic: str = "kendall", nois
     nc_head = nc_head[nc_head["statistic"] == statistic]
     nc = None
     if len(nc_head):
-        nc = nc_head.set_index("ground_truth")["value"].reindex(wide.columns).to_frame(NOISE_CEILING).T
-    wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False, na_position="last").index]
+        vals = {r["ground_truth"]: noise_value(r) for _, r in nc_head.iterrows()}
+        row = pd.Series(vals, dtype=float).reindex(wide.columns)
+        nc = row.to_frame(NOISE_CEILING).T if row.notna().any() else None
+    if order is None:
+        order = _order_by_tau(correlations, str(wide.columns[0]), list(wide.index))
+    order = [p for p in order if p in wide.index] + [p for p in wide.index if p not in order]
+    wide = wide.loc[order]
     if nc is not None:
         wide = pd.concat([wide, nc])
     label = {"kendall": "Kendall τ", "spearman": "Spearman ρ", "pearson": "Pearson r"}.get(statistic, statistic)
@@ -284,7 +314,8 @@ def plot_heatmap(correlations: pd.DataFrame, *, statistic: str = "kendall", nois
     fig.colorbar(im, ax=ax, label=label, shrink=0.9)
     ax.set_xlabel("ground truth", fontsize=FONT["label"])
     ax.set_ylabel("proxy", fontsize=FONT["label"])
-    ax.set_title(f"{label} of each proxy with each ground truth", fontsize=FONT["title"])
+    ax.set_title(f"{label} of each proxy with each ground truth\n(rows in the bar chart's order)",
+                 fontsize=FONT["title"])
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -309,121 +340,3 @@ def plot_proxy_matrix(scores: pd.DataFrame, *, proxies: Sequence[str] | None = N
     return fig
 
 
-# ----------------------------------------------------------------------------------------------------------
-# (e) KD vs vanilla
-# ----------------------------------------------------------------------------------------------------------
-
-def plot_kd_vs_vanilla(ground_truth: pd.DataFrame, kd_name: str, vanilla_name: str, *, n_labels: int = 6,
-                       path: str | Path | None = None) -> Figure:
-    """Left: vanilla (x) vs KD (y) accuracy, each architecture coloured by its rank shift (vanilla rank - KD
-    rank; positive = ranks higher under KD). Right: the two ranks with the y = x line (no shift). The
-    ``n_labels`` biggest movers are labelled with their arch index; the title gives Kendall tau."""
-    gt = normalise_ground_truth(ground_truth)
-    key = "arch_index" if "arch_index" in gt.columns and gt["arch_index"].notna().all() else "arch"
-    kd = _gt_values(gt, kd_name, key=key)
-    va = _gt_values(gt, vanilla_name, key=key)
-    common = kd.index.intersection(va.index)
-    if len(common) < 3:
-        raise ValueError(f"{kd_name!r} and {vanilla_name!r} share only {len(common)} architecture(s); need >= 3")
-    kd, va = kd.loc[common], va.loc[common]
-    # rank 1 = best
-    r_kd = scipy.stats.rankdata(-kd.to_numpy(float))
-    r_va = scipy.stats.rankdata(-va.to_numpy(float))
-    shift = r_va - r_kd
-    tau, _ = point_estimate("kendall", kd.to_numpy(float), va.to_numpy(float))
-    lim = max(1.0, np.abs(shift).max())
-    norm = TwoSlopeNorm(vmin=-lim, vcenter=0.0, vmax=lim)
-    cmap = colormaps["coolwarm"]
-    fig = _new_figure(11.0, 4.8)
-    ax1, ax2 = fig.subplots(1, 2)
-    order = np.argsort(np.abs(shift))  # draw big movers last (on top)
-    ax1.scatter(va.to_numpy(float)[order], kd.to_numpy(float)[order], c=shift[order], cmap=cmap, norm=norm, s=22,
-                edgecolors="#333333", linewidths=0.3)
-    lo = min(va.min(), kd.min())
-    hi = max(va.max(), kd.max())
-    ax1.plot([lo, hi], [lo, hi], color="#888888", linewidth=0.9, linestyle="--", label="KD = vanilla")
-    ax1.set_xlabel(f"vanilla accuracy ({vanilla_name})", fontsize=FONT["label"])
-    ax1.set_ylabel(f"KD accuracy ({kd_name})", fontsize=FONT["label"])
-    ax1.legend(fontsize=FONT["annot"], loc="upper left")
-    sc2 = ax2.scatter(r_va[order], r_kd[order], c=shift[order], cmap=cmap, norm=norm, s=22, edgecolors="#333333",
-                      linewidths=0.3)
-    n = len(common)
-    ax2.plot([1, n], [1, n], color="#888888", linewidth=0.9, linestyle="--", label="same rank")
-    ax2.set_xlabel("vanilla rank (1 = best)", fontsize=FONT["label"])
-    ax2.set_ylabel("KD rank (1 = best)", fontsize=FONT["label"])
-    ax2.invert_xaxis()
-    ax2.invert_yaxis()
-    ax2.legend(fontsize=FONT["annot"], loc="upper left")
-    movers = np.argsort(-np.abs(shift), kind="stable")[:n_labels]
-    offsets = [(8, 6), (8, -13), (-10, 8), (-10, -15)]  # alternate so neighbouring labels do not collide
-    for j, i in enumerate(movers):
-        label = f"#{common[i]}"
-        dx, dy = offsets[j % len(offsets)]
-        ha = "left" if dx > 0 else "right"
-        arrow = {"arrowstyle": "-", "color": "#555555", "linewidth": 0.5, "shrinkA": 0, "shrinkB": 2}
-        ax1.annotate(label, (va.iloc[i], kd.iloc[i]), xytext=(dx, dy), textcoords="offset points", ha=ha,
-                     fontsize=FONT["annot"], arrowprops=arrow)
-        ax2.annotate(label, (r_va[i], r_kd[i]), xytext=(-dx, dy), textcoords="offset points",
-                     ha="right" if ha == "left" else "left", fontsize=FONT["annot"], arrowprops=arrow)
-    for ax in (ax1, ax2):
-        _style(ax)
-    fig.colorbar(sc2, ax=[ax1, ax2], label="rank shift = vanilla rank − KD rank\n(> 0: ranks higher under KD)",
-                 shrink=0.9)
-    best_va = int(np.argmin(r_va))
-    best_kd = int(np.argmin(r_kd))
-    fig.suptitle(f"KD vs vanilla accuracy, {n} architectures: Kendall τ = {_fmt(tau)}; best vanilla #{common[best_va]}"
-                 f" is KD rank {r_kd[best_va]:g}, best KD #{common[best_kd]} is vanilla rank {r_va[best_kd]:g}",
-                 fontsize=FONT["title"])
-    if path is not None:
-        save_figure(fig, path)
-    return fig
-
-
-# ----------------------------------------------------------------------------------------------------------
-# all figures of a run
-# ----------------------------------------------------------------------------------------------------------
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text).strip("_") or "x"
-
-
-def make_figures(scores: pd.DataFrame, ground_truth: pd.DataFrame | None, correlations: pd.DataFrame | None,
-                 out_dir: str | Path, *, noise_ceiling: pd.DataFrame | None = None,
-                 max_ground_truths: int = 4) -> dict[str, Path]:
-    """Write every figure that the data allows under ``out_dir``; returns {caption: path}. The scatter grid
-    and the bar chart are drawn for each of the first ``max_ground_truths`` ground truths."""
-    out_dir = Path(out_dir)
-    out: dict[str, Path] = {}
-    sc = normalise_scores(scores)
-    proxies = list(dict.fromkeys(sc["proxy"]))
-    colors = proxy_colors(proxies)
-    names: list[str] = []
-    if correlations is not None and len(correlations):
-        names = list(dict.fromkeys(headline(correlations)["ground_truth"]))
-    elif ground_truth is not None:
-        names = list(dict.fromkeys(normalise_ground_truth(ground_truth)["_name"]))
-    first = names[0] if names else None
-    for name in names[:max_ground_truths]:
-        slug = _slug(name)
-        if correlations is not None and len(correlations):
-            fig = plot_correlation_bars(correlations, name, noise_ceiling=noise_ceiling, colors=colors)
-            out[f"Kendall τ and Spearman ρ per proxy vs {name}"] = save_figure(fig, out_dir / f"bars_{slug}.png")
-        if ground_truth is not None:
-            fig = plot_scatter_grid(sc, ground_truth, name, correlations, colors=colors)
-            out[f"Proxy rank vs {name}"] = save_figure(fig, out_dir / f"scatter_{slug}.png")
-    if correlations is not None and len(correlations) and len(names) >= 1:
-        fig = plot_heatmap(correlations, statistic="kendall", noise_ceiling=noise_ceiling)
-        out["Kendall τ of each proxy with each ground truth"] = save_figure(fig, out_dir / "heatmap_kendall.png")
-    if len(proxies) >= 2:
-        order = _order_by_tau(correlations, first, proxies)
-        fig = plot_proxy_matrix(sc, order=order)
-        out["Proxy–proxy Kendall τ"] = save_figure(fig, out_dir / "proxy_matrix.png")
-    if ground_truth is not None:
-        for kd, va in kd_vanilla_pairs(names or list(dict.fromkeys(normalise_ground_truth(ground_truth)["_name"]))):
-            try:
-                fig = plot_kd_vs_vanilla(ground_truth, kd, va)
-            except ValueError:
-                continue
-            caption = f"{kd} vs {va}: rank shift under distillation"
-            out[caption] = save_figure(fig, out_dir / f"kd_vs_vanilla_{_slug(kd)}.png")
-    return out

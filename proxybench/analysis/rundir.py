@@ -6,7 +6,10 @@ Layout (every file optional except the scores)::
       scores.csv | scores.parquet              tidy scores (one row per arch, proxy, seed)
       ground_truth.csv | ground_truth.parquet  tidy ground truth of the benchmark
       correlations.csv | correlations.parquet  output of proxybench.analysis.correlate
-      noise_ceiling.csv | noise_ceiling.parquet  output of proxybench.analysis.noise_ceiling
+      noise_ceiling.csv | noise_ceiling.parquet  output of proxybench.analysis.noise_ceiling, from the benchmark's
+                                               noise subset (not only the scored architectures)
+      noise_ground_truth.csv | .parquet        that subset: the benchmark's ground-truth rows of architectures
+                                               with >= 2 seeds (ground_truth columns)
       kd_vs_vanilla.csv                        KD-minus-vanilla comparisons (proxybench.analysis.compare_correlations)
       run.json                                 metadata: versions, config, seeds, machine, timings, benchmark
       figures/*.png, report.md, report.html    written by proxybench.analysis.write_report
@@ -28,7 +31,7 @@ import pandas as pd
 from ..io import TABLE_FORMATS as FORMATS
 from ..io import parquet_engine, prepare_for_parquet, write_table  # noqa: F401  (public here)
 
-TABLES = ("scores", "ground_truth", "correlations", "noise_ceiling")
+TABLES = ("scores", "ground_truth", "correlations", "noise_ceiling", "noise_ground_truth")
 _NULLABLE_INT = {"ground_truth": ("seed",), "correlations": ("seed",), "noise_ceiling": ("seed_a", "seed_b")}
 
 
@@ -42,11 +45,13 @@ def _fix_dtypes(name: str, df: pd.DataFrame) -> pd.DataFrame:
             df["error"] = df["error"].astype(object).where(df["error"].notna(), "").astype(str)
         if "status" in df.columns:
             df["status"] = df["status"].fillna("").astype(str)
-    if name == "ground_truth":
+    if name in ("ground_truth", "noise_ground_truth"):
         if "dataset" in df.columns:
             df["dataset"] = df["dataset"].fillna("").astype(str)
         if "seed" in df.columns:  # -1: the old spelling of a value not tied to a seed
             df["seed"] = _nullable_int(df["seed"].where(df["seed"].astype(str) != "-1"))
+    if name == "correlations" and "statistic" in df.columns:  # older tables call precision@k% top<k>%
+        df["statistic"] = df["statistic"].astype(str).str.replace(r"^top([0-9.]+)%$", r"precision@\1%", regex=True)
     for c in _NULLABLE_INT.get(name, ()):
         if c in df.columns and name != "ground_truth":
             df[c] = _nullable_int(df[c])
@@ -135,6 +140,7 @@ class RunData:
     correlations: pd.DataFrame | None = None
     metadata: dict = field(default_factory=dict)
     noise_ceiling: pd.DataFrame | None = None
+    noise_ground_truth: pd.DataFrame | None = None
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -155,7 +161,7 @@ def load_run(run_dir: str | Path) -> RunData:
                          f"{list(scores.columns)}")
     tables: dict[str, pd.DataFrame | None] = {}
     legacy_noise = None
-    for name in ("ground_truth", "correlations", "noise_ceiling"):
+    for name in ("ground_truth", "correlations", "noise_ceiling", "noise_ground_truth"):
         q = find_table(run_dir, name)
         tables[name], extra = _read(q, name) if q is not None else (None, None)
         legacy_noise = legacy_noise if extra is None else extra
@@ -170,4 +176,5 @@ def load_run(run_dir: str | Path) -> RunData:
             raise ValueError(f"cannot read {mp}: invalid JSON ({exc})") from None
         if not isinstance(meta, dict):
             raise ValueError(f"{mp} must hold a JSON object, got {type(meta).__name__}")
-    return RunData(run_dir, scores, tables["ground_truth"], tables["correlations"], meta, tables["noise_ceiling"])
+    return RunData(run_dir, scores, tables["ground_truth"], tables["correlations"], meta, tables["noise_ceiling"],
+                   tables["noise_ground_truth"])

@@ -1,8 +1,8 @@
 """Point estimates and ranking statistics of one (score, ground truth) pair of series.
 
 ``kendall`` (tau-b), ``spearman`` (rho), ``pearson`` (r), all from :mod:`scipy.stats` with their p-values, and never
-made absolute (a negative correlation stays negative); ``top<k>%`` (:func:`topk_overlap`) and ``best_percentile``
-(:func:`best_percentile`).
+made absolute (a negative correlation stays negative); ``precision@<k>%`` (:func:`topk_overlap`) and
+``best_percentile`` (:func:`best_percentile`); nDCG and the ranking metrics' bootstrap are in :mod:`.ranking`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import numpy as np
 import scipy.stats
 
 from ..schema import CORRELATION_STATISTICS as CORRELATIONS
+from .ranking import precision_at_k, precision_name
 
 MIN_ARCHS = 3  # fewer architectures than this: every statistic is NaN
 
 
 def topk_name(k: float) -> str:
-    """Statistic name of the top-k% overlap, e.g. ``top5%``."""
-    return f"top{k:g}%"
+    """Statistic name of the top-k% overlap (precision at k%), e.g. ``precision@5%``."""
+    return precision_name(k)
 
 
 def point_estimate(statistic: str, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -43,28 +44,11 @@ def point_estimate(statistic: str, x: np.ndarray, y: np.ndarray) -> tuple[float,
     return float(res.statistic), float(res.pvalue)
 
 
-def _top_inclusion(v: np.ndarray, m: int) -> np.ndarray:
-    """Probability that each element is among the ``m`` largest when ties at the cut are broken at random."""
-    t = np.sort(v)[::-1][m - 1]
-    above = v > t
-    tied = v == t
-    return above.astype(float) + tied * ((m - above.sum()) / tied.sum())
-
-
 def topk_overlap(score: np.ndarray, truth: np.ndarray, k: float) -> float:
     """Fraction of the true top-k% architectures that are also in the proxy's top-k% (Abdelfattah et al.,
-    ICLR 2021, "top-10%/top-10%"). The cut holds m = ceil(k/100 * n) architectures (at least 1); ties at a
-    cut are shared out, so the value is the expected overlap / m under random tie-breaking:
-    sum_i P(i in proxy top) * P(i in true top) / m."""
-    score = np.asarray(score, dtype=float)
-    truth = np.asarray(truth, dtype=float)
-    n = len(score)
-    if not 0 < k <= 100:
-        raise ValueError(f"top-k percentage must be in (0, 100], got {k!r}")
-    if n == 0:
-        return math.nan
-    m = max(1, math.ceil(round(k * n / 100.0, 9)))
-    return float(np.sum(_top_inclusion(score, m) * _top_inclusion(truth, m)) / m)
+    ICLR 2021, "top-10%/top-10%"): precision@k%, see :func:`proxybench.analysis.ranking.precision_at_k` (ties at a
+    cut shared out: the expected overlap / m under random tie-breaking)."""
+    return precision_at_k(score, truth, k)
 
 
 def best_percentile(score: np.ndarray, truth: np.ndarray) -> float:

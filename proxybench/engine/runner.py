@@ -165,9 +165,11 @@ def format_kd_vs_vanilla(diffs: pd.DataFrame | None) -> str:
 
 
 def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: pd.DataFrame | None = None) -> str:
-    """Headline correlations as text: one block per ground truth, proxies sorted by Kendall tau, and the noise
-    ceiling (from the ``noise`` table) as the last row when the ground truth has one."""
-    from ..analysis.correlation import HEADLINE, NOISE_CEILING, noise_headline
+    """Headline correlations as text: one block per ground truth, proxies sorted by Kendall tau, with nDCG@10%
+    (VKDNW's ranking metric over the top 10%), the counts of failed (``errors``) and non-finite (``dropped``)
+    scores; the noise ceiling (from the ``noise`` table) is the last row, or a note when too few architectures
+    have two ground-truth seeds."""
+    from ..analysis.correlation import HEADLINE, HEADLINE_RANKING, NOISE_CEILING, NOISE_MIN_ARCHS, noise_headline
 
     if corr is None or corr.empty:
         return "no correlations: none of the scored architectures has a ground truth in the benchmark"
@@ -184,25 +186,35 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: 
             lo, hi = get("kendall", "ci_low"), get("kendall", "ci_high")
             n = int(val.loc[(proxy, "kendall"), "n"]) if (proxy, "kendall") in val.index else 0
             rows.append({"proxy": proxy, "kendall": get("kendall"), "95% CI (tau)": _ci_text(lo, hi),
-                         "spearman": get("spearman"), "pearson": get("pearson"), "n": n,
+                         "spearman": get("spearman"), "pearson": get("pearson"),
+                         HEADLINE_RANKING: get(HEADLINE_RANKING), "n": n,
                          "errors": int(counts.get(proxy, {}).get("error", 0)),
                          "dropped": int(counts.get(proxy, {}).get("nan", 0))})
         table = pd.DataFrame(rows).sort_values("kendall", ascending=False, na_position="last")
         nc = noise_headline(noise, gt_name)
+        notes = []
         if len(nc):
             def nc_get(stat, col="value", nc=nc):
                 return float(nc.loc[stat, col]) if stat in nc.index else math.nan
 
-            row = {"proxy": NOISE_CEILING, "kendall": nc_get("kendall"),
-                   "95% CI (tau)": _ci_text(nc_get("kendall", "ci_low"), nc_get("kendall", "ci_high")),
-                   "spearman": nc_get("spearman"), "pearson": math.nan, "n": int(nc["n"].iloc[0]), "errors": "",
-                   "dropped": ""}
-            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+            n_nc = int(nc["n"].iloc[0])
+            if n_nc >= NOISE_MIN_ARCHS:
+                row = {"proxy": NOISE_CEILING, "kendall": nc_get("kendall"),
+                       "95% CI (tau)": _ci_text(nc_get("kendall", "ci_low"), nc_get("kendall", "ci_high")),
+                       "spearman": nc_get("spearman"), "pearson": math.nan, HEADLINE_RANKING: math.nan,
+                       "n": n_nc, "errors": "", "dropped": ""}
+                table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+                notes.append(f"noise ceiling: seed-to-seed agreement of the benchmark's {n_nc} architectures with "
+                             ">= 2 ground-truth seeds (n), whichever architectures were scored")
+            else:
+                notes.append(f"noise ceiling: n too small ({n_nc} < {NOISE_MIN_ARCHS} architectures with >= 2 "
+                             "ground-truth seeds in the benchmark); not shown")
         text = table.to_string(index=False, float_format=lambda v: f"{v:+.3f}", na_rep="nan")
-        note = ""
         if table["n"].max() < 3:
-            note = "\n(fewer than 3 architectures with a ground truth: correlations are undefined)"
-        blocks.append(f"ground truth: {gt_name}\n{text}{note}")
+            notes.append("fewer than 3 architectures with a ground truth: correlations are undefined")
+        notes.append(f"{HEADLINE_RANKING}: nDCG over the proxy's top 10% (VKDNW, gain 2^acc - 1); errors / dropped: "
+                     "failed / non-finite scores")
+        blocks.append(f"ground truth: {gt_name}\n{text}" + "".join(f"\n({n})" for n in notes))
     return "\n\n".join(blocks)
 
 
@@ -325,22 +337,24 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
         log.warning(note)
 
     # correlations with the benchmark's ground truth, on the selected architectures
-    from ..analysis.correlation import correlate, kd_vanilla_differences, noise_ceiling
+    from ..analysis.correlation import benchmark_noise_ceiling, correlate, kd_vanilla_differences, noise_subset
 
     gt = plan.benchmark.ground_truth
     sel = {i for i, _ in plan.archs}
-    keep = gt["arch_index"].isin(sel)
+    keep = pd.Series(True, index=gt.index)
     if plan.ground_truths:  # --metric, by default the ground truths on the data of the batches
         pairs = pd.MultiIndex.from_tuples(plan.ground_truths)
         keep &= pd.MultiIndex.from_arrays([gt["dataset"].astype(str), gt["metric"].astype(str)]).isin(pairs)
-    gt_sel = gt[keep].reset_index(drop=True)
+    gt_sel = gt[keep & gt["arch_index"].isin(sel)].reset_index(drop=True)
+    # the noise ceiling is the benchmark's: every architecture it trained with >= 2 seeds, scored here or not
+    noise_gt = noise_subset(gt[keep].reset_index(drop=True))
     corr = kd_vs_vanilla = noise = None
     if len(gt_sel):
         ci = {"ci": settings.ci_resamples > 0, "n_resamples": max(settings.ci_resamples, 1)}
         corr = correlate(scores, gt_sel, **ci)
         kd_vs_vanilla = kd_vanilla_differences(scores, gt_sel, corr, n_resamples=ci["n_resamples"])
-        noise = noise_ceiling(gt_sel, **ci)
-        noise = noise if len(noise) else None
+        if len(noise_gt):
+            noise = benchmark_noise_ceiling(noise_gt, list(dict.fromkeys(corr["ground_truth"])), **ci)
     counts = status_counts(scores)
     n_err = sum(c["error"] for c in counts.values())
     if n_err:
@@ -405,6 +419,8 @@ def run_eval(settings: EvalSettings, *, argv: list[str] | None = None) -> RunRes
             write_tables(corr, run_dir, "correlations", gt_fmt)
         if noise is not None:
             write_tables(noise, run_dir, "noise_ceiling", gt_fmt)
+        if len(noise_gt):
+            write_tables(noise_gt, run_dir, "noise_ground_truth", gt_fmt)
         if kd_vs_vanilla is not None:
             write_tables(kd_vs_vanilla, run_dir, "kd_vs_vanilla", gt_fmt)
         info["timing"]["wall_s"] = time.time() - started
