@@ -16,9 +16,8 @@ from matplotlib.figure import Figure
 
 from .. import schema
 from .correlation import HEADLINE
-from .joining import ground_truth_values as _gt_values
-from .joining import join_key, normalise_ground_truth, normalise_scores, score_matrix, seed_averaged
-from .plots import FONT, _new_figure, _order_by_tau, _style, proxy_colors, save_figure
+from .joining import score_matrix, seed_averaged
+from .plots import FONT, _new_figure, _order_by_tau, _style, panel_inputs, proxy_colors, save_figure
 from .ranking import ranking_curves
 
 PERCENT_TICKS = (1, 2, 5, 10, 20, 50, 100)
@@ -38,15 +37,9 @@ def plot_ranking_curves(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground
     """Left: precision@k% (fraction of the true top k% in the proxy's top k%) against k, with the expectation of
     a random ranking (k/100); right: nDCG@k% (VKDNW's, gain 2^acc - 1). One line per proxy (seed-averaged scores,
     architectures with a finite score and a ground truth), legend in the bar chart's order."""
-    sc = normalise_scores(scores)
-    gt = normalise_ground_truth(ground_truth)
-    key = join_key(sc, gt)
-    name = ground_truth_name or gt["_name"].iloc[0]
-    truth = _gt_values(gt, name, key=key)
+    sc, key, truth, proxies, colors = panel_inputs(scores, ground_truth, ground_truth_name, correlations, proxies,
+                                                   colors)
     name = truth.name
-    proxies = list(dict.fromkeys(sc["proxy"])) if proxies is None else list(proxies)
-    proxies = _order_by_tau(correlations, name, proxies)
-    colors = dict(colors or proxy_colors(proxies))
     fig = _new_figure(11.0, 4.6)
     ax1, ax2 = fig.subplots(1, 2)
     n_max = 0

@@ -126,6 +126,20 @@ def _order_by_tau(corr: pd.DataFrame | None, gt: str | None, proxies: Sequence[s
 # (a) scatter grid
 # ----------------------------------------------------------------------------------------------------------
 
+def panel_inputs(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground_truth_name: str | None,
+                 correlations: pd.DataFrame | None, proxies: Sequence[str] | None,
+                 colors: Mapping[str, str] | None) -> tuple:
+    """What a per-proxy figure needs: (normalised scores, join key, the ground-truth values of ``ground_truth_name``
+    (default: the first), the proxies in the bar chart's order, their colours)."""
+    sc = normalise_scores(scores)
+    gt = normalise_ground_truth(ground_truth)
+    key = join_key(sc, gt)
+    truth = _gt_values(gt, ground_truth_name or gt["_name"].iloc[0], key=key)
+    proxies = list(dict.fromkeys(sc["proxy"])) if proxies is None else list(proxies)
+    proxies = _order_by_tau(correlations, truth.name, proxies)
+    return sc, key, truth, proxies, dict(colors or proxy_colors(proxies))
+
+
 def plot_scatter_grid(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground_truth_name: str | None = None,
                       correlations: pd.DataFrame | None = None, *, x: str = "rank",
                       proxies: Sequence[str] | None = None, colors: Mapping[str, str] | None = None,
@@ -135,15 +149,9 @@ def plot_scatter_grid(scores: pd.DataFrame, ground_truth: pd.DataFrame, ground_t
     against the ground truth. Each title gives tau and rho (from ``correlations`` when given, else computed)."""
     if x not in ("rank", "score"):
         raise ValueError(f"x must be 'rank' or 'score', got {x!r}")
-    sc = normalise_scores(scores)
-    gt = normalise_ground_truth(ground_truth)
-    key = join_key(sc, gt)
-    name = ground_truth_name or gt["_name"].iloc[0]
-    truth = _gt_values(gt, name, key=key)
+    sc, key, truth, proxies, colors = panel_inputs(scores, ground_truth, ground_truth_name, correlations, proxies,
+                                                   colors)
     name = truth.name
-    proxies = list(dict.fromkeys(sc["proxy"])) if proxies is None else list(proxies)
-    proxies = _order_by_tau(correlations, name, proxies)
-    colors = dict(colors or proxy_colors(proxies))
     ncols = max(1, min(ncols, len(proxies)))
     nrows = math.ceil(len(proxies) / ncols)
     # fixed margins in inches (a constrained layout of many panels is slow to draw)
