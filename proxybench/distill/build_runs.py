@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..worker_cache import KeyedCache
 from .protocol import Protocol
 from .runstore import RunStore, write_runs_csv
 from .trainer import TrainData, auto_device, build_student, load_train_data, teacher_logits, train
@@ -93,8 +92,7 @@ class RunTrainer:
         return row
 
 
-_WORKER_TRAINERS: OrderedDict[str, RunTrainer] = OrderedDict()
-_WORKER_LOCK = threading.Lock()
+_WORKER_TRAINERS: KeyedCache[RunTrainer] = KeyedCache()
 
 
 def train_run(job: BuildJob, run: dict) -> dict:
@@ -102,12 +100,7 @@ def train_run(job: BuildJob, run: dict) -> dict:
     prepared once per worker and reused by every later run of the same job."""
     if job.threads:
         torch.set_num_threads(int(job.threads))
-    with _WORKER_LOCK:
-        trainer = _WORKER_TRAINERS.get(job.key)
-        if trainer is None:
-            trainer = _WORKER_TRAINERS[job.key] = RunTrainer(job)
-            while len(_WORKER_TRAINERS) > 2:
-                _WORKER_TRAINERS.popitem(last=False)
+    trainer = _WORKER_TRAINERS.get(job.key, lambda: RunTrainer(job))
     row = trainer.run(run)
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return row

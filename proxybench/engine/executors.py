@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from ..worker_cache import KeyedCache
 from .store import UnitResult
 
 
@@ -156,8 +157,7 @@ class _DeviceBatches:
             return out
 
 
-_STATES: OrderedDict[str, _WorkerState] = OrderedDict()
-_STATES_LOCK = threading.Lock()
+_STATES: KeyedCache[_WorkerState] = KeyedCache()
 # seeded network construction draws from torch's global RNG (under fork_rng): one thread at a time, so that
 # threaded workers (dask threads) build exactly the network an in-process run builds
 _BUILD_LOCK = threading.Lock()
@@ -165,13 +165,7 @@ _WORKER_JOB: list[Job] = []  # the job of a pool worker (set by its initializer)
 
 
 def _state(job: Job) -> _WorkerState:
-    with _STATES_LOCK:
-        st = _STATES.get(job.key)
-        if st is None:
-            st = _STATES[job.key] = _WorkerState(job)
-            while len(_STATES) > 2:
-                _STATES.popitem(last=False)
-        return st
+    return _STATES.get(job.key, lambda: _WorkerState(job))
 
 
 def worker_name() -> str:
