@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
+from proxybench.benchmarks.nb201.space import index_to_arch
 from proxybench.cli import main
 from proxybench.distill import kdbench
 from proxybench.distill.protocol import Protocol
@@ -135,3 +136,71 @@ def test_status_shows_teacher_recipe_and_figures(tmp_path, capsys):
     assert out["recipe"]["alpha"] == 0.5 and out["recipe"]["distiller"] == "oracle"
     assert out["kd_gain_mean"] == pytest.approx(5 / 3, abs=1e-3) and len(out["kd_gain_ci"]) == 2
     assert out["cpu_hours"] == 0.1
+
+
+def _build_dir(d, protocol: Protocol, rows):
+    """A build directory holding ``protocol`` and the runs ``rows`` of (arch_index, seed, mode, test_acc)."""
+    d.mkdir()
+    protocol.save(d / "protocol.json")
+    store = kdbench.RunStore(d / "runs.sqlite")
+    for i, (arch, seed, mode, acc) in enumerate(rows):
+        full = {c: None for c in kdbench.RUN_COLUMNS}
+        full.update(arch_index=arch, arch=index_to_arch(arch), seed=seed, mode=mode, test_acc=acc, seconds=60.0,
+                    threads=1, device="cpu", finished_at=f"t{i}")
+        store.add(full)
+    store.close()
+    return d
+
+
+def test_sweep_table_pairs_kd_only_candidates_with_the_reference_vanilla_runs(tmp_path):
+    ref = _build_dir(tmp_path / "ref", Protocol(name="ref", dataset="synthetic", alpha=0.9, temperature=4.0),
+                     [(1, 0, "vanilla", 80.0), (2, 0, "vanilla", 70.0), (1, 0, "kd", 75.0)])
+    kd_only = _build_dir(tmp_path / "a0.5", Protocol(name="c", dataset="synthetic", alpha=0.5, temperature=1.0),
+                         [(1, 0, "kd", 81.0), (2, 0, "kd", 69.0), (3, 0, "kd", 90.0)])
+    own = _build_dir(tmp_path / "aug", Protocol(name="g", dataset="synthetic", alpha=0.5, temperature=1.0,
+                                                augmentation="crop_flip"),
+                     [(1, 0, "vanilla", 78.0), (1, 0, "kd", 79.5), (2, 0, "kd", 71.0)])
+    t = kdbench.sweep_table([kd_only, own], vanilla_from=[ref]).set_index(["candidate", "arch_index"])
+    assert t.loc[("a0.5", 1), "vanilla_acc"] == 80.0 and t.loc[("a0.5", 1), "kd_gain"] == pytest.approx(1.0)
+    assert t.loc[("a0.5", 2), "kd_gain"] == pytest.approx(-1.0) and t.loc[("a0.5", 2), "vanilla_from"] == "ref"
+    assert np.isnan(t.loc[("a0.5", 3), "kd_gain"]) and t.loc[("a0.5", 3), "vanilla_from"] == ""
+    # another vanilla protocol (augmentation): only its own vanilla runs count
+    assert t.loc[("aug", 1), "vanilla_from"] == "own" and t.loc[("aug", 1), "kd_gain"] == pytest.approx(1.5)
+    assert np.isnan(t.loc[("aug", 2), "vanilla_acc"])
+    s = {e["candidate"]: e for e in kdbench.sweep_summary(t.reset_index())}
+    assert s["a0.5"]["cells"] == 2 and s["a0.5"]["mean_gain"] == 0.0 and s["a0.5"]["worst_gain"] == -1.0
+    assert s["a0.5"]["kd_better_fraction"] == 0.5 and s["a0.5"]["alpha"] == 0.5
+    assert s["aug"]["cells"] == 1 and s["aug"]["augmentation"] == "crop_flip"
+    assert [e["candidate"] for e in kdbench.sweep_summary(t.reset_index())] == ["aug", "a0.5"]  # best mean first
+    # the list of dicts a bundled table's metadata stores gives the same summary
+    assert kdbench.sweep_summary(t.reset_index().to_dict(orient="records")) == kdbench.sweep_summary(t.reset_index())
+    with pytest.raises(FileNotFoundError, match="not a kd-bench build directory"):
+        kdbench.sweep_table([kd_only], vanilla_from=[tmp_path / "missing"])
+
+
+def test_status_of_an_exported_benchmark(tmp_path, capsys):
+    d = _build_dir(tmp_path / "b", Protocol(name="p", dataset="synthetic", alpha=0.5, temperature=1.0),
+                   [(a, 0, mode, acc) for a, (v, k) in enumerate([(80, 81), (70, 72), (60, 59), (50, 52)])
+                    for mode, acc in (("vanilla", float(v)), ("kd", float(k)))])
+    (d / "teacher.json").write_text(json.dumps({"spec": "resnet20", "test_acc": 92.0}))
+    sweep = [{"candidate": "a0.5-T1", "alpha": 0.5, "temperature": 1.0, "kd_gain": g} for g in (1.0, -0.5)]
+    meta = kdbench.export_ground_truth(d, tmp_path / "t.pbgt", name="t", dataset_label="syn",
+                                       extra_metadata={"sweep": {"choice": "the only one", "runs": sweep}})
+    assert main(["kd-bench", "status", str(tmp_path / "t.pbgt")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kd_gain_mean"] == meta["summary"]["kd_gain_mean"] == pytest.approx(1.0)
+    assert out["teacher"] == {"spec": "resnet20", "test_acc": 92.0} and out["recipe"]["alpha"] == 0.5
+    assert out["sweep"]["choice"] == "the only one"
+    assert out["sweep"]["candidates"] == [{"candidate": "a0.5-T1", "alpha": 0.5, "temperature": 1.0, "cells": 2,
+                                           "mean_gain": 0.25, "worst_gain": -0.5, "kd_better_fraction": 0.5}]
+    # a table that is not a KD benchmark, and a name that is nothing, are errors naming what is valid
+    from proxybench.benchmarks.groundtruth import GroundTruth
+
+    GroundTruth(ground_truth=pd.DataFrame({"arch_index": [1, 2], "arch": [index_to_arch(1), index_to_arch(2)],
+                                           "dataset": "d",
+                                           "metric": "acc", "value": [1.0, 2.0], "seed": 0}),
+                metadata={"name": "plain"}).save(tmp_path / "plain.pbgt")
+    assert main(["kd-bench", "status", str(tmp_path / "plain.pbgt")]) == 2
+    assert "is not a KD benchmark" in capsys.readouterr().err
+    assert main(["kd-bench", "status", "no-such-benchmark"]) == 2
+    assert "registered KD benchmarks:" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # KD benchmark v2: the protocol sweep, its teachers and the vanilla pool. Resumable: every step skips what is done,
 # so the same command continues an interrupted sweep. Run it from a separate worktree (not the checkout you edit):
-#   kdbench/v2/sweep.sh teachers | wave1 | wave2 | wave3 | pool | build [I/N] | finish
+#   kdbench/v2/sweep.sh teachers | wave1 | wave2 | wave3 | wave4 | pool | build [I/N] | finish
 # Each candidate is one build directory under kdbench/v2/sweep (6 cells: kdbench/v2/sweep-cells.txt, seed 0).
 # KD-only candidates train KD runs only; their vanilla runs are v1's (same vanilla protocol, same seeds).
 set -eu
@@ -38,6 +38,8 @@ case "${1:-}" in
       --teacher "checkpoint:$PWD/$T1" --out kdbench/v2/processes/distpro-13673.json --threads 1 \
       >> kdbench/v2/sweep/distpro-search.log 2>&1
     kd_only distpro $T1 ;;
+  wave4)  # the rest of the alpha x T grid next to the chosen recipe: alpha 0.3 at T 1, and T 2 at alpha 0.5
+    for c in a0.3-T1 a0.5-T2; do kd_only $c $T1; done ;;
   pool)  # every vanilla run v2 needs (200 cells, 20 x 3 noise), v1's vanilla protocol; v1's runs are copied in
     pb kd-bench build --protocol $V1 --archs 200 --arch-seed 0 --noise-archs 20 --noise-seeds 3 --modes vanilla \
       --reuse-vanilla kdbench/build/nb201-kd-fmnist16 --out kdbench/v2/vanilla-pool --threads 1 \
@@ -51,5 +53,5 @@ case "${1:-}" in
     pb kd-bench build --protocol kdbench/protocols/fmnist16-v2.json --archs 200 --arch-seed 0 --noise-archs 20 \
       --noise-seeds 3 --teacher $T1 --reuse-vanilla kdbench/v2/vanilla-pool --out kdbench/build/nb201-kd-fmnist16-v2 \
       --threads 1 >> kdbench/build/v2-finish.log 2>&1 ;;
-  *) echo "usage: $0 teachers|wave1|wave2|wave3|pool|build [I/N]|finish" >&2; exit 2 ;;
+  *) echo "usage: $0 teachers|wave1|wave2|wave3|wave4|pool|build [I/N]|finish" >&2; exit 2 ;;
 esac

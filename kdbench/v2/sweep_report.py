@@ -15,53 +15,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from proxybench.distill.kdbench import RunStore
-from proxybench.distill.protocol import Protocol
+from proxybench.distill.kdbench import sweep_summary, sweep_table
 
 HERE = Path(__file__).resolve().parent
 V1 = HERE.parent / "build" / "nb201-kd-fmnist16"
-VANILLA_FIELDS = ("dataset", "resolution", "channels", "train_subset", "epochs", "batch_size", "lr", "momentum",
-                  "nesterov", "weight_decay", "schedule", "augmentation", "C", "N", "init", "data_seed")
-
-
-def runs_of(build: Path) -> pd.DataFrame:
-    store = RunStore(build / "runs.sqlite")
-    try:
-        return store.frame()
-    finally:
-        store.close()
 
 
 def table(dirs: list[Path]) -> pd.DataFrame:
-    v1 = Protocol.from_file(V1 / "protocol.json")
-    v1_runs = runs_of(V1)
-    v1_van = v1_runs[v1_runs["mode"] == "vanilla"].set_index(["arch_index", "seed"])["test_acc"]
-    v1_kd = v1_runs[v1_runs["mode"] == "kd"].set_index(["arch_index", "seed"])["test_acc"]
-    rows = []
-    for d in dirs:
-        p = Protocol.from_file(d / "protocol.json")
-        runs = runs_of(d)
-        same_vanilla = all(getattr(p, f) == getattr(v1, f) for f in VANILLA_FIELDS)
-        own_van = runs[runs["mode"] == "vanilla"].set_index(["arch_index", "seed"])["test_acc"]
-        for _, r in runs[runs["mode"] == "kd"].iterrows():
-            key = (int(r["arch_index"]), int(r["seed"]))
-            van = v1_van.get(key) if same_vanilla else own_van.get(key)
-            rows.append({"candidate": d.name, "alpha": p.alpha, "T": p.temperature, "distiller": p.distiller,
-                         "augmentation": p.augmentation, "teacher": p.notes, "arch_index": key[0], "seed": key[1],
-                         "vanilla_acc": van, "kd_acc": float(r["test_acc"]), "v1_kd_acc": v1_kd.get(key),
-                         "vanilla_from": "v1" if same_vanilla else "own"})
-    df = pd.DataFrame(rows)
-    # v1's own recipe (alpha 0.9, T 4) on the same cells and seeds, as a reference row
-    v1_rows = df[["arch_index", "seed"]].drop_duplicates()
-    v1_rows = v1_rows.assign(candidate="v1 (a0.9-T4)", alpha=v1.alpha, T=v1.temperature, distiller=v1.distiller,
-                             augmentation=v1.augmentation, teacher=v1.notes,
-                             vanilla_acc=[v1_van.get((a, s)) for a, s in zip(v1_rows.arch_index, v1_rows.seed)],
-                             kd_acc=[v1_kd.get((a, s)) for a, s in zip(v1_rows.arch_index, v1_rows.seed)],
-                             vanilla_from="v1")
-    v1_rows["v1_kd_acc"] = v1_rows["kd_acc"]
-    df = pd.concat([df, v1_rows.dropna(subset=["kd_acc"])], ignore_index=True)
-    df["kd_gain"] = df["kd_acc"] - df["vanilla_acc"]
-    return df
+    """The candidates' rows (:func:`sweep_table`, KD-only candidates paired with v1's vanilla runs), then v1's own
+    recipe (alpha 0.9, T 4) on the same cells and seeds as a reference candidate."""
+    df = sweep_table(dirs, vanilla_from=[V1])
+    ref = sweep_table([V1])
+    keys = set(zip(df["arch_index"], df["seed"]))
+    ref = ref[[k in keys for k in zip(ref["arch_index"], ref["seed"])]].assign(candidate="v1 (a0.9-T4)")
+    return pd.concat([df, ref.dropna(subset=["kd_acc"])], ignore_index=True)
 
 
 def main(argv: list[str]) -> int:
@@ -77,11 +44,11 @@ def main(argv: list[str]) -> int:
     print()
     print("Test accuracy (%) per cell: vanilla, and KD under each candidate")
     print(acc.round(2).to_string())
-    summary = df.groupby("candidate").agg(cells=("kd_gain", "count"), mean_gain=("kd_gain", "mean"),
-                                          worst=("kd_gain", "min"), better=("kd_gain", lambda g: (g > 0).mean()),
-                                          mean_kd=("kd_acc", "mean"), mean_vanilla=("vanilla_acc", "mean"))
+    summary = pd.DataFrame(sweep_summary(df)).set_index("candidate")
+    means = df.groupby("candidate")[["kd_acc", "vanilla_acc"]].mean().add_prefix("mean_")
     print()
-    print(summary.round(3).sort_values("mean_gain", ascending=False).to_string())
+    print(summary[["alpha", "temperature", "distiller", "cells", "mean_gain", "worst_gain",
+                   "kd_better_fraction"]].join(means).round(3).to_string())
     return 0
 
 

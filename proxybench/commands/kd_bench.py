@@ -19,7 +19,8 @@ DESCRIPTION = """Build a knowledge-distillation benchmark of NB201 students.
            --scheduler spreads the runs over dask.distributed workers (the store stays with this process)
   status   summary of a build directory: runs done, teacher(s), recipe, accuracy ranges, KD gain (bootstrap
            CI), cells where KD wins or loses > 3 points, noise floor and KD-vs-vanilla Kendall tau (CIs), best
-           cells, CPU hours
+           cells, CPU hours; of a KD benchmark (registered name or .pbgt file): the same figures as exported,
+           with its sweep
   export   write a build (also a partial one) as a ground-truth table (metrics vanilla_acc, kd_acc)"""
 EPILOG = """examples:
   proxybench kd-bench teacher --protocol proto.json --spec resnet20 --epochs 15 --out build/teacher.pt
@@ -30,6 +31,7 @@ EPILOG = """examples:
   proxybench kd-bench build --protocol proto.json --archs 150 --scheduler tcp://10.0.0.5:8786 --out build
   proxybench kd-bench build --protocol proto.json --archs 150 --scheduler local:2 --out build
   proxybench kd-bench status build
+  proxybench kd-bench status nb201-kd-fmnist16-v2
   proxybench kd-bench export build --name my-kd-bench --out my-kd-bench.pbgt"""
 
 
@@ -84,8 +86,9 @@ def add_arguments(p) -> None:
 
     _add_process_search(sub)
 
-    s = sub.add_parser("status", help="summary of a build directory")
-    s.add_argument("build_dir")
+    s = sub.add_parser("status", help="summary of a build directory or of a KD benchmark")
+    s.add_argument("build_dir", metavar="BUILD_DIR|BENCHMARK",
+                   help="a kd-bench build directory, or a registered KD benchmark name or .pbgt file")
 
     e = sub.add_parser("export", help="write a build as a ground-truth table")
     e.add_argument("build_dir")
@@ -106,6 +109,9 @@ def _log(msg: str) -> None:
 
 
 def run(args) -> int:
+    if args.kd_command == "status":  # reads run stores and metadata only: no torch
+        print(json.dumps(_status(args.build_dir), indent=2))
+        return 0
     import torch
 
     from ..distill import kdbench
@@ -115,21 +121,6 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     if args.kd_command == "process-search":
         return _process_search(args)
-    if args.kd_command == "status":
-        d = Path(args.build_dir)
-        if not (d / "runs.sqlite").exists():
-            raise FileNotFoundError(f"{d} is not a kd-bench build directory (no runs.sqlite)")
-        store = kdbench.RunStore(d / "runs.sqlite")
-        try:
-            runs = store.frame()
-        finally:
-            store.close()
-        plan = json.loads((d / "plan.json").read_text()) if (d / "plan.json").exists() else []
-        summary = kdbench.summarize(runs)
-        summary["planned"] = len(plan)
-        summary.update(kdbench.build_description(d))
-        print(json.dumps(summary, indent=2))
-        return 0
     if args.kd_command == "export":
         d = Path(args.build_dir)
         protocol = Protocol.from_file(d / "protocol.json")
@@ -198,6 +189,45 @@ def run(args) -> int:
 
 
 # ---- process-search: DistPro's meta-learned pathway weights --------------------------------------------------------
+def _status(target: str) -> dict:
+    """Figures of a build directory (its run store) or of a KD benchmark (its exported metadata)."""
+    from ..distill import summary
+
+    d = Path(target)
+    if d.is_dir():
+        if not (d / "runs.sqlite").exists():
+            raise FileNotFoundError(f"{d} is not a kd-bench build directory (no runs.sqlite)")
+        store = summary.RunStore(d / "runs.sqlite")
+        try:
+            runs = store.frame()
+        finally:
+            store.close()
+        plan = json.loads((d / "plan.json").read_text()) if (d / "plan.json").exists() else []
+        out = summary.summarize(runs)
+        out["planned"] = len(plan)
+        out.update(summary.build_description(d))
+        return out
+    from ..benchmarks.groundtruth import list_benchmarks, load_benchmark
+
+    try:
+        bench = load_benchmark(target)
+    except (ValueError, FileNotFoundError):
+        kd = [n for n in list_benchmarks() if _is_kd_benchmark(n)]
+        raise FileNotFoundError(f"{target} is not a kd-bench build directory (no runs.sqlite) nor a KD benchmark; "
+                                f"registered KD benchmarks: {', '.join(kd) or '(none)'}") from None
+    return summary.benchmark_status(bench.metadata)
+
+
+def _is_kd_benchmark(name: str) -> bool:
+    from ..benchmarks.groundtruth import load_benchmark
+
+    try:
+        meta = load_benchmark(name).metadata
+    except (ValueError, FileNotFoundError):
+        return False
+    return isinstance(meta.get("protocol"), dict) and isinstance(meta.get("summary"), dict)
+
+
 def _add_process_search(sub) -> None:
     from ..distill.pathways import PATHWAY_SETS, TRANSFORMS
     from ..distill.process import DEFAULT_ORDER, DEFAULT_POINTS, NORMALIZATIONS

@@ -135,14 +135,14 @@ def build(build_dir: str | Path, protocol: Protocol, plan: list[dict], *, teache
         trainer = RunTrainer(BuildJob(key="local", protocol=protocol.to_dict(), teacher=teacher, data=data,
                                        device=device))
         started = time.perf_counter()
-        for n, run in enumerate(todo):
+        for run in todo:
             if time_budget is not None and time.perf_counter() - started > time_budget:
                 log(f"time budget of {time_budget:.0f} s reached")
                 break
             if (run["arch_index"], run["seed"], run["mode"]) in store.done():
                 continue  # finished meanwhile by another process
             row = commit(store, build_dir, trainer.run(run))
-            log(f"[{len(done) + n + 1}/{len(plan)}] {run['mode']:7s} seed {run['seed']} arch {run['arch_index']:5d}: "
+            log(f"[{len(store.done())}/{len(plan)}] {run['mode']:7s} seed {run['seed']} arch {run['arch_index']:5d}: "
                 f"{row['test_acc']:.2f}% ({row['seconds']:.0f} s, {row['images_per_s']:.0f} img/s)")
         return store.frame()
     finally:

@@ -29,7 +29,7 @@ This module gathers the public names of the builder's modules, one job each:
 :mod:`.build_runs`       one run's training (:class:`BuildJob`, :func:`train_run`), in this process or a worker
 :mod:`.dask_build`       the build on ``dask.distributed`` (:func:`parse_scheduler`)
 :mod:`.summary`          :func:`summarize`, :func:`build_description`, :func:`export_ground_truth`,
-                         :func:`sweep_table` (no torch)
+                         :func:`sweep_table`, :func:`sweep_summary`, :func:`benchmark_status` (no torch)
 :mod:`.runstore`         the SQLite run store (:class:`RunStore`)
 =======================  =================================================================================
 """
@@ -41,7 +41,16 @@ from .builder import build
 from .dask_build import parse_scheduler
 from .plan import plan_runs, read_arch_file
 from .runstore import RUN_COLUMNS, RunStore, write_runs_csv
-from .summary import RECIPE_FIELDS, build_description, compute_hours, export_ground_truth, summarize, sweep_table
+from .summary import (
+    RECIPE_FIELDS,
+    benchmark_status,
+    build_description,
+    compute_hours,
+    export_ground_truth,
+    summarize,
+    sweep_summary,
+    sweep_table,
+)
 from .teacher_records import read_teacher_spec, teacher_record
 from .teacher_training import (
     ensemble_accuracies,
@@ -51,7 +60,8 @@ from .teacher_training import (
     train_teacher_ensemble,
 )
 
-__all__ = ["BuildJob", "RECIPE_FIELDS", "RUN_COLUMNS", "RunStore", "build", "build_description", "compute_hours",
-           "ensemble_accuracies", "ensemble_spec_path", "export_ground_truth", "member_checkpoint_path",
-           "parse_scheduler", "plan_runs", "read_arch_file", "read_teacher_spec", "summarize", "sweep_table",
-           "teacher_record", "train_run", "train_teacher", "train_teacher_ensemble", "write_runs_csv"]
+__all__ = ["BuildJob", "RECIPE_FIELDS", "RUN_COLUMNS", "RunStore", "benchmark_status", "build", "build_description",
+           "compute_hours", "ensemble_accuracies", "ensemble_spec_path", "export_ground_truth",
+           "member_checkpoint_path", "parse_scheduler", "plan_runs", "read_arch_file", "read_teacher_spec",
+           "summarize", "sweep_summary", "sweep_table", "teacher_record", "train_run", "train_teacher",
+           "train_teacher_ensemble", "write_runs_csv"]

@@ -158,11 +158,7 @@ def export_ground_truth(build_dir: str | Path, out: str | Path, *, name: str, da
     from ..benchmarks.groundtruth import GroundTruth
 
     build_dir = Path(build_dir)
-    store = RunStore(build_dir / "runs.sqlite")
-    try:
-        runs = store.frame()
-    finally:
-        store.close()
+    runs = _read_runs(build_dir)
     if runs.empty:
         raise ValueError(f"{build_dir} has no finished runs to export")
     protocol = Protocol.from_file(build_dir / "protocol.json")
@@ -196,23 +192,99 @@ def export_ground_truth(build_dir: str | Path, out: str | Path, *, name: str, da
     return metadata
 
 
-def sweep_table(build_dirs: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per (sweep candidate, arch, seed) with vanilla and KD accuracy and the KD gain, from the build
-    directories of a protocol sweep (each built with its own candidate protocol)."""
+def _read_runs(build_dir: Path) -> pd.DataFrame:
+    store = RunStore(build_dir / "runs.sqlite")
+    try:
+        return store.frame()
+    finally:
+        store.close()
+
+
+def sweep_table(build_dirs: Sequence[str | Path], *, vanilla_from: Sequence[str | Path] = ()) -> pd.DataFrame:
+    """One row per (sweep candidate, arch, KD seed) with vanilla and KD accuracy and the KD gain, from the build
+    directories of a protocol sweep (each built with its own candidate protocol).
+
+    A candidate that changes only KD-only fields (:meth:`Protocol.vanilla_key`) may train KD runs only: its vanilla
+    accuracy is then taken from the first build of ``vanilla_from`` with the same vanilla protocol that has the
+    (arch, seed); column ``vanilla_from`` says where each row's vanilla accuracy came from (``own`` or the build's
+    folder name; empty when none was found)."""
+    sources = []
+    for d in map(Path, vanilla_from):
+        if not (d / "runs.sqlite").exists():
+            raise FileNotFoundError(f"{d} is not a kd-bench build directory (no runs.sqlite)")
+        runs = _read_runs(d)
+        van = runs[runs["mode"] == "vanilla"].groupby(["arch_index", "seed"])["test_acc"].first()
+        sources.append((d.name, Protocol.from_file(d / "protocol.json").vanilla_key(), van))
     rows = []
     for d in map(Path, build_dirs):
         if not (d / "runs.sqlite").exists():
             raise FileNotFoundError(f"{d} is not a kd-bench build directory (no runs.sqlite)")
         p = Protocol.from_file(d / "protocol.json")
-        store = RunStore(d / "runs.sqlite")
-        try:
-            runs = store.frame()
-        finally:
-            store.close()
-        wide = runs.pivot_table(index=["arch_index", "seed"], columns="mode", values="test_acc")
-        for (arch, seed), r in wide.iterrows():
+        runs = _read_runs(d)
+        own = runs[runs["mode"] == "vanilla"].groupby(["arch_index", "seed"])["test_acc"].first()
+        kd = runs[runs["mode"] == "kd"].groupby(["arch_index", "seed"])["test_acc"].first()
+        keys = sorted(set(kd.index) | set(own.index))
+        for arch, seed in keys:
+            van, origin = own.get((arch, seed), np.nan), "own"
+            if math.isnan(van):
+                origin = ""
+                for name, key, table in sources:
+                    if key == p.vanilla_key() and (arch, seed) in table.index:
+                        van, origin = float(table[(arch, seed)]), name
+                        break
+            k = kd.get((arch, seed), np.nan)
             rows.append({"candidate": d.name, "lr": p.lr, "train_subset": p.train_subset, "epochs": p.epochs,
-                         "alpha": p.alpha, "temperature": p.temperature, "arch_index": int(arch), "seed": int(seed),
-                         "vanilla_acc": r.get("vanilla", np.nan), "kd_acc": r.get("kd", np.nan),
-                         "kd_gain": r.get("kd", np.nan) - r.get("vanilla", np.nan)})
+                         "alpha": p.alpha, "temperature": p.temperature, "distiller": p.distiller,
+                         "augmentation": p.augmentation, "arch_index": int(arch),
+                         "seed": int(seed), "vanilla_acc": float(van), "kd_acc": float(k), "kd_gain": k - van,
+                         "vanilla_from": origin})
     return pd.DataFrame(rows)
+
+
+def sweep_summary(sweep: pd.DataFrame | Sequence[dict]) -> list[dict]:
+    """One entry per sweep candidate (best mean KD gain first): its recipe, the cells with both accuracies, the mean
+    and worst KD gain (points) and the share of cells where KD beats vanilla. Takes :func:`sweep_table`'s rows
+    (also as the list of dicts a bundled table's metadata stores)."""
+    df = pd.DataFrame(list(sweep) if not isinstance(sweep, pd.DataFrame) else sweep)
+    if df.empty:
+        return []
+    recipe = [c for c in ("lr", "train_subset", "epochs", "alpha", "temperature", "distiller", "augmentation")
+              if c in df.columns]
+    out = []
+    for name, g in df.groupby("candidate", sort=False):
+        gain = pd.to_numeric(g["kd_gain"], errors="coerce").dropna()
+        entry = {"candidate": str(name)}
+        for c in recipe:
+            v = g[c].dropna()
+            entry[c] = (v.iloc[0].item() if isinstance(v.iloc[0], np.generic) else v.iloc[0]) if len(v) else None
+        entry["cells"] = int(len(gain))
+        if len(gain):
+            entry.update(mean_gain=round(float(gain.mean()), 3), worst_gain=round(float(gain.min()), 2),
+                         kd_better_fraction=round(float((gain > 0).mean()), 3))
+        out.append(entry)
+    return sorted(out, key=lambda e: -e.get("mean_gain", -math.inf))
+
+
+STATUS_METADATA = ("name", "description", "dataset", "network", "build", "protocol_key")
+
+
+def benchmark_status(metadata: dict) -> dict:
+    """What ``kd-bench status`` prints for a bundled or exported KD benchmark, from its metadata only: the build's
+    figures (:func:`summarize`, as stored at export), the teacher and its accuracy, the recipe, the sweep (the
+    choice and :func:`sweep_summary` of its runs) and the build's completeness. Raises ``ValueError`` when the
+    metadata is not a KD benchmark's (no protocol or no summary)."""
+    if not isinstance(metadata.get("protocol"), dict) or not isinstance(metadata.get("summary"), dict):
+        raise ValueError(f"benchmark {metadata.get('name')!r} is not a KD benchmark (its metadata has no protocol "
+                         "and build summary)")
+    out = dict(metadata["summary"])
+    out.update({k: metadata[k] for k in STATUS_METADATA if k in metadata})
+    teacher = metadata.get("teacher")
+    if isinstance(teacher, dict):
+        out["teacher"] = {k: teacher[k] for k in ("spec", "checkpoint", "test_acc", "ensemble_test_acc",
+                                                  "oracle_test_acc", "member_test_acc", "epochs") if k in teacher}
+    protocol = Protocol.from_dict(metadata["protocol"])
+    out["recipe"] = {k: getattr(protocol, k) for k in RECIPE_FIELDS}
+    sweep = metadata.get("sweep")
+    if isinstance(sweep, dict):
+        out["sweep"] = {"choice": sweep.get("choice"), "candidates": sweep_summary(sweep.get("runs") or [])}
+    return out
