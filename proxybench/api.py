@@ -29,7 +29,7 @@ def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
     given: it also holds ``correlations.csv``, ``run.json`` and the report), ``benchmark`` and ``warnings``.
     :func:`proxybench.engine.run_eval` returns the correlations and run metadata as well.
 
-    benchmark   registered name or ground-truth file (default: the shipped KD benchmark ``nb201-kd-fmnist16``),
+    benchmark   registered name or ground-truth file (default: the shipped KD benchmark ``nb201-kd-fmnist16-v2``),
                 or a :class:`~proxybench.benchmarks.groundtruth.GroundTruth`
     proxies     names and groups (``default``, ``standard``, ``teacher``, ``all``), a list or a comma-separated string
     archs       N (sampled with ``arch_seed`` from the benchmark's archs), ``"all"``, a list of official indices

@@ -155,7 +155,7 @@ import json, sys, time
 import pandas  # noqa: F401
 t0, c0 = time.perf_counter(), time.process_time()
 import proxybench
-gt = proxybench.load_benchmark("nb201-kd-fmnist16")
+gt = proxybench.load_benchmark("nb201-kd-fmnist16-v2")
 seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 import proxybench.analysis, proxybench.benchmarks.groundtruth, proxybench.engine.store  # noqa: E401,F401
 from proxybench import nb201
@@ -176,10 +176,10 @@ def test_data_layers_load_without_torch_and_fast():
                              timeout=120)
         probe = json.loads(out.stdout.strip().splitlines()[-1])
         assert probe["torch"] is False
-        assert probe["rows"] == 340
+        assert probe["rows"] == 480
         runs.append(probe)
     wall, cpu = min(r["seconds"] for r in runs), min(r["cpu"] for r in runs)
-    print(f"\nload_benchmark('nb201-kd-fmnist16') in a fresh interpreter: {wall * 1000:.0f} ms wall, "
+    print(f"\nload_benchmark('nb201-kd-fmnist16-v2') in a fresh interpreter: {wall * 1000:.0f} ms wall, "
           f"{cpu * 1000:.0f} ms CPU (best of 3)")
     assert wall < 1.0
     assert cpu < 0.3

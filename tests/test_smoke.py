@@ -26,14 +26,15 @@ def test_bundled_default_benchmark_and_teacher_checkpoint_load():
     assert DEFAULT_BENCHMARK in proxybench.list_benchmarks()
     gt = proxybench.load_benchmark(DEFAULT_BENCHMARK)
     assert gt.path.parent == gtm.BUNDLED_DIR
-    assert gt.n_archs() == 150 and len(gt) == 340
+    build = gt.metadata["build"]
+    assert build["complete"] and gt.n_archs() == 200 and len(gt) == build["planned_runs"] == 480
     assert [m for _, m in gt.pairs()] == ["kd_acc", "vanilla_acc"]
     assert list(gt.ground_truth.columns) == list(schema.GROUND_TRUTH.names)
     spec = teacher_spec_from_metadata(gt.metadata, gt.path)
     assert spec is not None and spec.startswith("checkpoint:") and spec.endswith(".teacher.pt")
     data = gt.metadata["data"]
     teacher, _, ident, info = resolve_teacher(spec, data["num_classes"], data["channels"], 0)
-    assert info["trained"] and ident["checkpoint"] == f"{DEFAULT_BENCHMARK}.teacher.pt"
+    assert info["trained"] and ident["checkpoint"] == gt.metadata["teacher"]["checkpoint"]
     images = load_images("fashion-mnist-sample")
     x = to_tensor(images, resolution=data["resolution"], channels=data["channels"])[:200]
     with torch.no_grad():

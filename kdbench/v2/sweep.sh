@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # KD benchmark v2: the protocol sweep, its teachers and the vanilla pool. Resumable: every step skips what is done,
 # so the same command continues an interrupted sweep. Run it from a separate worktree (not the checkout you edit):
-#   kdbench/v2/sweep.sh teachers | wave1 | wave2 | wave3 | wave4 | pool | build [I/N] | finish
+#   kdbench/v2/sweep.sh teachers | wave1 | wave2 | wave3 | wave4 | wave5 | pool | build [I/N] | finish
 # Each candidate is one build directory under kdbench/v2/sweep (6 cells: kdbench/v2/sweep-cells.txt, seed 0).
 # KD-only candidates train KD runs only; their vanilla runs are v1's (same vanilla protocol, same seeds).
 set -eu
@@ -25,13 +25,9 @@ case "${1:-}" in
         --out $TD/resnet20-s$s.pt --threads 1
     done ;;
   wave1)  # alpha and T with v1's teacher and budget
-    for c in a0.5-T1 a0.9-T1 a1.0-T1 a0.5-T2 a0.9-T2; do kd_only $c $T1; done ;;
-  wave2)  # the ensemble of 3: mean-logit KD and Oracle KD in parallel; then consistent teaching with augmentation
-    kd_only ens3-oracle-a0.5-T1 "$ENS" & kd_only ens3-kd-a0.5-T1 "$ENS" & wait
-    for i in 0 1; do
-      pb kd-bench build --protocol kdbench/v2/protocols/aug-a0.5-T1.json --archs $CELLS --teacher $T1 \
-        --out kdbench/v2/sweep/aug-a0.5-T1 --threads 1 --shard $i/2 >> kdbench/v2/sweep/aug-a0.5-T1.log 2>&1 &
-    done; wait ;;
+    for c in a0.5-T1 a0.9-T1; do kd_only $c $T1; done ;;
+  wave2)  # the ensemble of 3: mean-logit KD and Oracle KD in parallel
+    kd_only ens3-oracle-a0.5-T1 "$ENS" & kd_only ens3-kd-a0.5-T1 "$ENS" & wait ;;
   wave3)  # DistPro: a process learned once on cell 13673 (a v1 cell outside the sweep cells), reused on the 6 cells
     mkdir -p kdbench/v2/processes
     [ -s kdbench/v2/processes/distpro-13673.json ] || pb kd-bench process-search --protocol $V1 --arch 13673 \
@@ -40,6 +36,11 @@ case "${1:-}" in
     kd_only distpro $T1 ;;
   wave4)  # the rest of the alpha x T grid next to the chosen recipe: alpha 0.3 at T 1, and T 2 at alpha 0.5
     for c in a0.3-T1 a0.5-T2; do kd_only $c $T1; done ;;
+  wave5)  # consistent teaching: crop+flip in both modes, the teacher scoring the student's augmented view (own vanilla)
+    for i in 0 1; do
+      pb kd-bench build --protocol kdbench/v2/protocols/aug-a0.5-T1.json --archs $CELLS --teacher $T1 \
+        --out kdbench/v2/sweep/aug-a0.5-T1 --threads 1 --shard $i/2 >> kdbench/v2/sweep/aug-a0.5-T1.log 2>&1 &
+    done; wait ;;
   pool)  # every vanilla run v2 needs (200 cells, 20 x 3 noise), v1's vanilla protocol; v1's runs are copied in
     pb kd-bench build --protocol $V1 --archs 200 --arch-seed 0 --noise-archs 20 --noise-seeds 3 --modes vanilla \
       --reuse-vanilla kdbench/build/nb201-kd-fmnist16 --out kdbench/v2/vanilla-pool --threads 1 \
@@ -53,5 +54,5 @@ case "${1:-}" in
     pb kd-bench build --protocol kdbench/protocols/fmnist16-v2.json --archs 200 --arch-seed 0 --noise-archs 20 \
       --noise-seeds 3 --teacher $T1 --reuse-vanilla kdbench/v2/vanilla-pool --out kdbench/build/nb201-kd-fmnist16-v2 \
       --threads 1 >> kdbench/build/v2-finish.log 2>&1 ;;
-  *) echo "usage: $0 teachers|wave1|wave2|wave3|wave4|pool|build [I/N]|finish" >&2; exit 2 ;;
+  *) echo "usage: $0 teachers|wave1|wave2|wave3|wave4|wave5|pool|build [I/N]|finish" >&2; exit 2 ;;
 esac

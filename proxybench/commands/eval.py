@@ -11,7 +11,7 @@ ORDER = 10
 DESCRIPTION = """\
 Score training-free proxies on the architectures of a benchmark and correlate them with its stored accuracies.
 
-With no arguments, runs the shipped KD benchmark (nb201-kd-fmnist16) on its bundled Fashion-MNIST image
+With no arguments, runs the shipped KD benchmark (nb201-kd-fmnist16-v2) on its bundled Fashion-MNIST image
 sample with the default proxy set (DisWOT and its variants, the KD loss, and the common zero-cost proxies),
 the benchmark's trained teacher, prints the correlation table and writes the run directory:
 store.sqlite (resumable), scores.csv, ground_truth.csv, correlations.csv, noise_ceiling.csv, run.json,
@@ -43,7 +43,7 @@ exit status: 0 success, 2 bad usage or input, 1 other failure.
 def add_arguments(p) -> None:
     g = p.add_argument_group("what to measure")
     g.add_argument("--benchmark", metavar="NAME|PATH", default=None,
-                   help="registered benchmark or ground-truth file (default: nb201-kd-fmnist16)")
+                   help="registered benchmark or ground-truth file (default: nb201-kd-fmnist16-v2)")
     g.add_argument("--proxies", metavar="LIST|all", default=None,
                    help="comma-separated proxy names and groups (default, standard, teacher, all); default: 'default'")
     g.add_argument("--archs", metavar="N|all|FILE", default="all",

@@ -29,7 +29,7 @@ examples:
   proxybench search --proxy diswot --cycles 100
   proxybench search --proxy diswot --teacher resnet20 --budget params<=0.5 --seed 1
   proxybench search --proxy ens:diswot+synflow --algorithm random --cycles 200
-  proxybench search --proxy oracle --benchmark nb201-kd-fmnist16 --space table
+  proxybench search --proxy oracle --benchmark nb201-kd-fmnist16-v2 --space table
   proxybench search --proxy synflow --benchmark nb201.pbgt --metric cifar10-valid/val_acc \\
       --data ../shared/data/images/cifar10_test_1017.npz --cycles 300 --out runs/synflow-rea
 
@@ -68,7 +68,7 @@ def add_arguments(p) -> None:
                    help="also propose cells whose output does not depend on the input")
     d = p.add_argument_group("benchmark and inputs")
     d.add_argument("--benchmark", metavar="NAME|PATH|none", default=None,
-                   help="ground truth and setting (default: nb201-kd-fmnist16 when installed, else none)")
+                   help="ground truth and setting (default: nb201-kd-fmnist16-v2 when installed, else none)")
     d.add_argument("--metric", metavar="[DATASET/]METRIC", default=None,
                    help="ground truth to judge the result by (default kd_acc if present, else the first)")
     d.add_argument("--data", metavar="NAME", default=None,

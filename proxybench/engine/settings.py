@@ -11,7 +11,7 @@ from typing import Any
 
 from ..checks import check_int
 
-DEFAULT_BENCHMARK = "nb201-kd-fmnist16"
+DEFAULT_BENCHMARK = "nb201-kd-fmnist16-v2"
 DEFAULT_BATCH_SIZE = 64
 FORMATS = ("csv", "parquet")
 DEVICES = ("cpu", "cuda")
