@@ -41,10 +41,12 @@ VERSIONS = {
         "sweep": HERE / "v2" / "sweep",
         "vanilla_from": [HERE / "build" / "nb201-kd-fmnist16"],
         "choice": ("v1's budget, vanilla protocol and teacher with alpha 0.5 and T 1 instead of alpha 0.9 and T 4: "
-                   "the best worst case and, with Oracle KD, the best mean KD gain over vanilla among the candidates "
-                   "measured when the build started (alpha 0.5/0.9 at T 1, an ensemble of 3 with mean-logit and "
-                   "oracle KD) on the 6 sweep cells, with one teacher; the later candidates (DistPro's learned "
-                   "process, alpha 0.3, T 2) are within one cell's seed noise of it (kdbench/v2/sweep_report.txt)"),
+                   "of 8 candidates on the 6 sweep cells (seed 0), the best worst case (-0.24 points) and a mean KD "
+                   "gain (+0.53) within one cell's seed noise of the best (DistPro's process learned on another cell "
+                   "+0.63, Oracle KD over 3 teachers +0.53), with one teacher and every vanilla run of v1 reused; "
+                   "alpha 0.9 at T 1 +0.14, a mean-logit ensemble of 3 +0.21, consistent teaching with crop+flip "
+                   "-0.15 (and 4.3 points lower vanilla accuracy), alpha 0.3 -0.71, T 2 -2.96, v1's T 4 -4.69 "
+                   "(kdbench/v2/sweep_report.txt)"),
     },
 }
 

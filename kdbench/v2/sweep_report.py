@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     summary = pd.DataFrame(sweep_summary(df)).set_index("candidate")
     means = df.groupby("candidate")[["kd_acc", "vanilla_acc"]].mean().add_prefix("mean_")
     print()
-    print(summary[["alpha", "temperature", "distiller", "cells", "mean_gain", "worst_gain",
+    print(summary[["alpha", "temperature", "distiller", "augmentation", "cells", "mean_gain", "worst_gain",
                    "kd_better_fraction"]].join(means).round(3).to_string())
     return 0
 
