@@ -19,8 +19,8 @@ everything measured so far, so a stage can be re-run alone):
 ``default``     ``proxybench eval`` with no proxy argument, as a newcomer runs it (a subprocess, wall time from
                 start to exit: start-up, plan, scoring, correlations, report and figures).
 
-The value of a proxy is its Kendall tau against kd_acc and vanilla_acc on the same benchmark and teacher (150
-archs, 3 seeds), read from ``perf/results/validate_kd_proxies_final.txt``; value per second is the larger of the
+The value of a proxy is its Kendall tau against kd_acc and vanilla_acc on the same benchmark and teacher (v2: 200
+archs, 3 seeds), read from ``perf/results/validate_kd_proxies_v2.txt``; value per second is the larger of the
 two |tau| divided by the cost alone (s/arch). The machine load (``/proc/loadavg``) is printed with every stage:
 background jobs inflate absolute timings.
 """
@@ -42,7 +42,7 @@ OLD_DEFAULT = ("diswot,diswot_relation,diswot_semantic,flops,grad_norm,jacov,kd,
                "synflow,zico")
 """The default group before this measurement (proxybench 0.1.0)."""
 CANDIDATES = OLD_DEFAULT + ",linear_regions,aznas_trainability"
-VALIDATION = RESULTS / "validate_kd_proxies_final.txt"
+VALIDATION = RESULTS / "validate_kd_proxies_v2.txt"
 
 
 def load() -> str:
@@ -193,8 +193,11 @@ def stage_default(tmp: Path) -> dict:
 def report(m: dict) -> str:
     import proxybench
 
-    lines = [f"proxybench {proxybench.__version__}, {cores()} cores; embedded default benchmark nb201-kd-fmnist16 "
-             "(150 archs, one seed, batch 64 of 16x16 Fashion-MNIST in 3 channels, trained ResNet-20 teacher)"]
+    from proxybench.engine.settings import DEFAULT_BENCHMARK
+
+    n_archs = proxybench.load_benchmark(DEFAULT_BENCHMARK).n_archs()
+    lines = [f"proxybench {proxybench.__version__}, {cores()} cores; embedded default benchmark {DEFAULT_BENCHMARK} "
+             f"({n_archs} archs, one seed, batch 64 of 16x16 Fashion-MNIST in 3 channels, trained ResNet-20 teacher)"]
     a, g, tau = m.get("alone"), m.get("group"), taus()
     if a:
         lines.append(f"\n== per proxy alone, {a['archs']} archs, one process, one thread (load {a['load_before']} "

@@ -10,7 +10,9 @@ standard proxies on one input batch per seed, then prints Kendall tau and Spearm
 metric of the table (``kd_acc`` and ``vanilla_acc`` for the KD benchmark, plus ``kd_gain`` = KD - vanilla accuracy)
 with bootstrap CIs, each proxy's tau on KD minus its tau on vanilla accuracy (paired bootstrap), the noise ceiling
 of the table's repeated seeds, the tau between the metrics themselves, and whether the best KD-aware proxy fits
-``kd_acc`` better than the best standard proxy (DisWOT's claim), with the CI of that difference.
+``kd_acc`` better than the best standard proxy (DisWOT's claim), with the CI of that difference. ``--cells-of OTHER``
+keeps the archs another table also holds (two KD benchmark versions on the same cells); ``--scores`` reuses the
+scores of an earlier run, so correlating a second table with the same archs costs no scoring.
 
 Input batches come from ``proxybench.benchmarks.datasets.make_batches``: ``--data fashion-mnist`` (training split;
 IDX files under ``--data-root`` or /usr/share/datasets/fashion-mnist), ``cifar10`` / ``cifar100`` (the test-image
@@ -104,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--C", type=int, default=None)
     ap.add_argument("--N", type=int, default=None)
     ap.add_argument("--limit", type=int, default=None, help="score only the first LIMIT archs of the table")
+    ap.add_argument("--cells-of", default=None, metavar="GROUND_TRUTH",
+                    help="keep only the archs that this other table (name or file) also holds, e.g. a v2 table on "
+                         "v1's cells")
     ap.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for CIs and differences")
     ap.add_argument("--out", default=None, help="write scores and correlations as CSV files with this prefix")
     ap.add_argument("--scores", default=None,
@@ -119,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         gt = gt[gt["dataset"] == args.dataset]
     truth = gt.groupby(["arch_index", "metric"])["value"].mean().unstack("metric")
     archs = [int(i) for i in truth.index]
+    if args.cells_of:
+        other = set(load_ground_truth(args.cells_of)[0]["arch_index"].astype(int))
+        archs = [a for a in archs if a in other]
+        if not archs:
+            raise ValueError(f"{args.ground_truth!r} and --cells-of {args.cells_of!r} share no arch")
+        gt = gt[gt["arch_index"].isin(archs)]
+        truth = truth.loc[archs]
     if args.limit:
         archs = archs[: args.limit]
     metrics = list(truth.columns)
