@@ -192,7 +192,6 @@ def stage_default(tmp: Path) -> dict:
 
 def report(m: dict) -> str:
     import proxybench
-
     from proxybench.engine.settings import DEFAULT_BENCHMARK
 
     n_archs = proxybench.load_benchmark(DEFAULT_BENCHMARK).n_archs()

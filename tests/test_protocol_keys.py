@@ -31,11 +31,10 @@ KEYS = {
     "kdbench/protocols/sweep-sub2500-e24-lr0.05.json": ("ec2a34e0d47157a9", "8ee8e31229bf03e8"),
     "kdbench/protocols/sweep-sub2500-e24-lr0.1.json": ("d8e4055e355838ea", "c9e2b70ddc1f011b"),
     "kdbench/protocols/sweep-sub5000-e12-lr0.1.json": ("5c7d2e562250b08f", "9fc33bfb1c52b398"),
+    "kdbench/v2/protocols/a0.3-T1.json": ("445077a98357bb78", "ea9cb4f8d2c618aa"),
     "kdbench/v2/protocols/a0.5-T1.json": ("e7d525b2f10641ba", "ea9cb4f8d2c618aa"),
     "kdbench/v2/protocols/a0.5-T2.json": ("4e68ab7b456cf7e5", "ea9cb4f8d2c618aa"),
     "kdbench/v2/protocols/a0.9-T1.json": ("ec404ed4aed1b823", "ea9cb4f8d2c618aa"),
-    "kdbench/v2/protocols/a0.9-T2.json": ("e6563003e224fe89", "ea9cb4f8d2c618aa"),
-    "kdbench/v2/protocols/a1.0-T1.json": ("23e7c53a01159db2", "ea9cb4f8d2c618aa"),
     "kdbench/v2/protocols/aug-a0.5-T1.json": ("aaf2823e7ba1aa80", "b6944794f1ef92f8"),
     "kdbench/v2/protocols/distpro.json": ("386fd425bed649c6", "ea9cb4f8d2c618aa"),
     "kdbench/v2/protocols/ens3-kd-a0.5-T1.json": ("e7d525b2f10641ba", "ea9cb4f8d2c618aa"),
@@ -45,11 +44,14 @@ KEYS = {
 
 @pytest.mark.parametrize("name", sorted(KEYS))
 def test_shipped_protocol_keys_are_unchanged(name):
-    path = ROOT / name
-    if not path.exists():
-        pytest.skip(f"{name} is not in this checkout")
-    p = Protocol.from_file(path)
+    p = Protocol.from_file(ROOT / name)
     assert (p.training_key(), p.vanilla_key()) == KEYS[name]
+
+
+def test_every_shipped_protocol_file_is_pinned():
+    shipped = {str(f.relative_to(ROOT)) for d in ("kdbench/protocols", "kdbench/v2/protocols")
+               for f in (ROOT / d).glob("*.json")}
+    assert shipped == set(KEYS)
 
 
 @pytest.mark.parametrize("modes,n,digest", [(["kd"], 240, "2e06d72fc35249ec"), (["vanilla"], 240, "8ace1ae142baa8f4"),
