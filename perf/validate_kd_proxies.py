@@ -267,4 +267,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (ValueError, FileNotFoundError, KeyError) as exc:  # bad input: a table, file or option value
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
