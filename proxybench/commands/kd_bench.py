@@ -147,7 +147,7 @@ def run(args) -> int:
             elif args.members != len(specs):
                 raise ValueError(f"--spec lists {len(specs)} architectures but --members {args.members} was given; "
                                  "give one architecture with --members K, or K architectures")
-        data = load_train_data(protocol.replace(train_subset=None), root=args.data_root)
+        data = load_train_data(protocol.replace(train_subset=None, transfer_set=0), root=args.data_root)
         settings = dict(epochs=args.epochs, lr=args.lr, augmentation=args.augmentation, seed=args.seed,
                         device=args.device, out=args.out)
         if len(specs) == 1:

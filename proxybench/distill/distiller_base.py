@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import kd_loss
+from .losses import kd_loss, labelled_ce
 
 
 @dataclass
@@ -81,6 +81,6 @@ class LogitKD(TrainingDistiller):
             raise ValueError(f"distiller 'kd' takes no options, got {sorted(self.options)}")
 
     def forward(self, batch: KDBatch) -> torch.Tensor:
-        ce = F.cross_entropy(batch.student_logits, batch.targets)
+        ce = labelled_ce(batch.student_logits, batch.targets)
         return (1.0 - self.alpha) * ce + self.alpha * kd_loss(batch.student_logits, batch.teacher_logits,
                                                               self.temperature)

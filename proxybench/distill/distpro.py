@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .distiller_base import KDBatch, TrainingDistiller, register_distiller
-from .losses import kd_loss
+from .losses import kd_loss, labelled_ce
 from .pathways import TRANSFORMS, Pathways
 from .process_file import as_process
 
@@ -95,7 +95,7 @@ class DistProDistiller(TrainingDistiller):
                              "with make_distiller(protocol, student, teacher)")
         if batch.student_features is None or batch.teacher_features is None:
             raise ValueError("distiller 'distpro' compares features: the trainer must pass both feature dicts")
-        ce = F.cross_entropy(batch.student_logits, batch.targets)
+        ce = labelled_ce(batch.student_logits, batch.targets)
         if self.logit_kd:
             base = (1.0 - self.alpha) * ce + self.alpha * kd_loss(batch.student_logits, batch.teacher_logits,
                                                                   self.temperature)

@@ -39,6 +39,17 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     return F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True) * (t * t)
 
 
+def labelled_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the samples with a label (``target >= 0``), batch mean; zero (with a gradient path) when
+    no sample has one. A transfer-set image (label -1) is seen only through the teacher's soft labels."""
+    labelled = targets >= 0
+    if bool(labelled.all()):
+        return F.cross_entropy(logits, targets)
+    if not bool(labelled.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[labelled], targets[labelled])
+
+
 ORACLE_FALLBACKS = ("mean", "label")
 
 
@@ -92,9 +103,10 @@ def oracle_target(member_logits: Sequence[torch.Tensor], targets: torch.Tensor,
     z = torch.stack([m.detach().float() for m in member_logits])  # (M, B, K)
     probs = F.softmax(z / float(temperature), dim=2)
     target = (weights.unsqueeze(2) * probs).sum(0)
-    none = ~oracle_correct(member_logits, targets).any(0)
+    # an unlabelled sample (target -1, a transfer-set image) has no correct member: the mean of all members
+    none = ~oracle_correct(member_logits, targets).any(0) & (targets.to(z.device) >= 0)
     if fallback == "label" and bool(none.any()):
-        onehot = F.one_hot(targets.to(z.device).long(), z.shape[2]).to(target.dtype)
+        onehot = F.one_hot(targets.to(z.device).long().clamp_min(0), z.shape[2]).to(target.dtype)
         target = torch.where(none.unsqueeze(1), onehot, target)
     return target
 

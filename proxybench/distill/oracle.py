@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .distiller_base import KDBatch, TrainingDistiller, register_distiller
-from .losses import ORACLE_FALLBACKS, oracle_kd_loss
+from .losses import ORACLE_FALLBACKS, labelled_ce, oracle_kd_loss
 
 
 @register_distiller("oracle")
@@ -35,7 +35,7 @@ class OracleKD(TrainingDistiller):
         if len(batch.member_logits) < 2:
             raise ValueError("distiller 'oracle' needs an ensemble teacher (ensemble:<spec>,<spec>,...); got "
                              f"{len(batch.member_logits)} member")
-        ce = F.cross_entropy(batch.student_logits, batch.targets)
+        ce = labelled_ce(batch.student_logits, batch.targets)
         okd = oracle_kd_loss(batch.student_logits, batch.member_logits, batch.targets, self.temperature,
                              fallback=self.fallback)
         return (1.0 - self.alpha) * ce + self.alpha * okd

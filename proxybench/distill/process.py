@@ -169,6 +169,9 @@ def search_process(protocol: Protocol, data, archs: Sequence[str | int], teacher
     for name, value, ok, valid in checks:
         if not ok:
             raise ValueError(f"process search: {name}={value!r} is invalid; must be {valid}")
+    if bool((data.y_train < 0).any()):
+        raise ValueError("process search: the training data holds unlabelled transfer-set images (protocol "
+                         f"transfer_set={protocol.transfer_set}); search the process on a protocol without one")
     n = len(data.y_train)
     train_idx, val_idx = _split(n, val_fraction, seed)
     if len(train_idx) < protocol.batch_size:

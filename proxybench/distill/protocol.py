@@ -11,7 +11,9 @@ from pathlib import Path
 SCHEDULES = ("onecycle", "cosine", "constant")
 AUGMENTATIONS = ("none", "crop_flip")
 MODES = ("vanilla", "kd")
-KD_ONLY_FIELDS = ("alpha", "temperature", "distiller", "distiller_options", "teacher")
+KD_ONLY_FIELDS = ("alpha", "temperature", "distiller", "distiller_options", "teacher", "transfer_set")
+# fields added after the first builds: left out of the hashes at their defaults, so earlier protocols keep their keys
+_LATER_DEFAULTS = (("distiller", "kd"), ("distiller_options", {}), ("label_noise", 0.0), ("transfer_set", 0))
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,12 @@ class Protocol:
     under the same optimizer, schedule and budget. ``distiller`` names the KD loss
     (:func:`proxybench.distill.distillers.list_distillers`: ``kd``, ``oracle``, ``distpro``), with its options in
     ``distiller_options``. With ``augmentation`` the teacher sees the student's augmented view (consistent teaching).
+
+    ``label_noise`` replaces that fraction of the students' training labels by a uniformly drawn *other* class
+    (fixed by ``data_seed``; the test set and a checkpoint teacher stay clean). ``transfer_set`` adds that many
+    further training images, outside the labelled subset, that only KD runs see and only through the teacher's
+    soft labels (Hinton et al.'s transfer set): the cross-entropy term covers the labelled images of a batch, the
+    KD term all of them. The step budget is ``epochs`` passes over the labelled images in both modes.
     """
 
     name: str = "custom"
@@ -48,6 +56,8 @@ class Protocol:
     eval_batch_size: int = 1000
     data_seed: int = 0
     teacher: dict = field(default_factory=dict)
+    label_noise: float = 0.0
+    transfer_set: int = 0
     notes: str = ""
 
     def __post_init__(self):
@@ -68,6 +78,9 @@ class Protocol:
             ("temperature", self.temperature, lambda v: v > 0, "> 0"),
             ("distiller", self.distiller, lambda v: isinstance(v, str) and bool(v.strip()), "a distiller name"),
             ("distiller_options", self.distiller_options, lambda v: isinstance(v, dict), "a JSON object"),
+            ("label_noise", self.label_noise, lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "in [0, 1)"),
+            ("transfer_set", self.transfer_set, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+             "an integer >= 0"),
         ]
         for name, value, ok, valid in checks:
             try:
@@ -108,19 +121,23 @@ class Protocol:
 
     def training_key(self) -> str:
         """Hash of every field that changes a trained accuracy (``name`` and ``notes`` excluded)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in ("name", "notes")}
-        # fields added later are left out at their defaults, so earlier protocols keep their keys
-        for key, default in (("distiller", "kd"), ("distiller_options", {})):
-            if d.get(key) == default:
-                d.pop(key)
+        d = _without_later_defaults({k: v for k, v in self.to_dict().items() if k not in ("name", "notes")})
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def vanilla_key(self) -> str:
         """Hash of the fields that change a *vanilla* run's accuracy: the training key without the KD-only fields
         (alpha, temperature, distiller, its options, teacher). Two protocols with equal vanilla keys train
         identical vanilla students, so one build can reuse the other's vanilla runs."""
-        d = {k: v for k, v in self.to_dict().items() if k not in ("name", "notes", *KD_ONLY_FIELDS)}
+        d = _without_later_defaults({k: v for k, v in self.to_dict().items()
+                                     if k not in ("name", "notes", *KD_ONLY_FIELDS)})
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes) -> Protocol:
         return dataclasses.replace(self, **changes)
+
+
+def _without_later_defaults(d: dict) -> dict:
+    for key, default in _LATER_DEFAULTS:
+        if key in d and d[key] == default:
+            d.pop(key)
+    return d

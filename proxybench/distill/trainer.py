@@ -19,6 +19,8 @@ from .distillers import KDBatch, make_distiller
 from .protocol import MODES, Protocol
 from .training_parts import _augment, auto_device, build_student, lr_factor  # noqa: F401  (public here too)
 
+UNLABELLED = -1  # the label of a transfer-set image (seen by KD runs only, through the teacher)
+
 
 @dataclass
 class TrainData:
@@ -44,15 +46,44 @@ def load_train_data(protocol: Protocol, root: str | None = None) -> TrainData:
     test = load_images(protocol.dataset, split="test", root=root)
     x_train = to_tensor(train, resolution=protocol.resolution, channels=protocol.channels)
     y_train = torch.tensor(train.labels, dtype=torch.long)
+    num_classes = int(train.num_classes)
+    transfer = None
     if protocol.train_subset is not None:
         if protocol.train_subset > len(y_train):
             raise ValueError(f"train_subset={protocol.train_subset} exceeds the {len(y_train)} training images")
         idx = _balanced_subset(y_train, protocol.train_subset, protocol.data_seed)
+        if protocol.transfer_set:
+            rest = torch.ones(len(y_train), dtype=torch.bool)
+            rest[idx] = False
+            rest = rest.nonzero().flatten()
+            if protocol.transfer_set > len(rest):
+                raise ValueError(f"transfer_set={protocol.transfer_set} exceeds the {len(rest)} training images "
+                                 f"outside train_subset={protocol.train_subset}")
+            transfer = rest[_balanced_subset(y_train[rest], protocol.transfer_set, protocol.data_seed + 1)]
+        x_pool = x_train
         x_train, y_train = x_train[idx], y_train[idx]
+    elif protocol.transfer_set:
+        raise ValueError(f"transfer_set={protocol.transfer_set} needs a train_subset: the transfer images are drawn "
+                         "from the training images outside it")
+    if protocol.label_noise:
+        y_train = _noisy_labels(y_train, protocol.label_noise, num_classes, protocol.data_seed + 2)
+    if transfer is not None:  # unlabelled for the student: label -1, seen only through the teacher's soft labels
+        x_train = torch.cat([x_train, x_pool[transfer]])
+        y_train = torch.cat([y_train, torch.full((len(transfer),), UNLABELLED, dtype=torch.long)])
     x_test = to_tensor(test, resolution=protocol.resolution, channels=protocol.channels)
     y_test = torch.tensor(test.labels, dtype=torch.long)
-    return TrainData(x_train.contiguous(), y_train, x_test.contiguous(), y_test, int(train.num_classes),
-                     protocol.dataset)
+    return TrainData(x_train.contiguous(), y_train, x_test.contiguous(), y_test, num_classes, protocol.dataset)
+
+
+def _noisy_labels(labels: torch.Tensor, fraction: float, num_classes: int, seed: int) -> torch.Tensor:
+    """``labels`` with ``round(fraction * n)`` of them, drawn with ``seed``, replaced by a uniformly drawn other
+    class (symmetric label noise: a replaced label is always wrong)."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(labels)
+    flip = torch.randperm(n, generator=g)[:round(fraction * n)]
+    out = labels.clone()
+    out[flip] = (labels[flip] + torch.randint(1, num_classes, (len(flip),), generator=g)) % num_classes
+    return out
 
 
 def _balanced_subset(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -145,9 +176,14 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
             raise ValueError(f"distiller {protocol.distiller!r} needs an ensemble teacher "
                              f"(ensemble:<spec>,<spec>,...); got {n_members} member")
 
-    n = len(data.y_train)
     bs = protocol.batch_size
-    steps_per_epoch = max(1, n // bs)  # drop the last partial batch
+    labelled = data.y_train >= 0
+    n_labelled = int(labelled.sum())
+    # vanilla runs see the labelled images only; KD runs also the transfer set (if any). The budget counts
+    # passes over the labelled images in both modes.
+    pool = None if (mode == "kd" or n_labelled == len(labelled)) else labelled.nonzero().flatten()
+    n = len(data.y_train) if pool is None else len(pool)
+    steps_per_epoch = max(1, n_labelled // bs)  # drop the last partial batch
     total_steps = max(1, round(epochs * steps_per_epoch))
     g = torch.Generator().manual_seed(seed)
 
@@ -172,13 +208,17 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
     tail_loss = tail_correct = tail_seen = 0.0
     best = -1.0
     diverged = False
-    perm = torch.randperm(n, generator=g)
+    def shuffled() -> torch.Tensor:
+        perm = torch.randperm(n, generator=g)
+        return perm if pool is None else pool[perm]
+
+    perm = shuffled()
     pos = 0
     t_train = 0.0
     for step in range(total_steps):
         t0 = time.perf_counter()
         if pos + bs > n:
-            perm = torch.randperm(n, generator=g)
+            perm = shuffled()
             pos = 0
         idx = perm[pos:pos + bs]
         pos += bs
@@ -219,8 +259,8 @@ def train(model: nn.Module, data: TrainData, protocol: Protocol, *, mode: str = 
             if not math.isfinite(lv):
                 diverged = True
             tail_loss += lv
-            tail_correct += (logits.detach().argmax(1) == yb).sum().item()
-            tail_seen += len(yb)
+            tail_correct += (logits.detach().argmax(1) == yb).sum().item()  # a transfer image never counts
+            tail_seen += int((yb >= 0).sum())
         t_train += time.perf_counter() - t0
         if progress is not None:
             progress(step + 1, total_steps)
