@@ -41,6 +41,33 @@ def mini_file(n: int = 12, datasets=("cifar10",), seed: int = 0) -> dict:
     return out
 
 
+REAL_PROXIES = ("flops", "params", "synflow", "grasp", "fisher", "grad_norm", "l2_norm", "plain", "nwot", "epe_nas",
+                "jacov", "snip")
+REAL_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def real_shape_file(n: int = 9, seed: int = 1) -> dict:
+    """The shape of NAS-Bench-Suite-Zero's published zc_nasbench201.json: per dataset, per arch key, ``idx`` (a
+    string), ``arch`` (the key again), ``val_accuracy`` and 12 proxy records, in the file's order; the last dataset
+    lacks one arch (724 vs 725 there) and one arch lacks ``synflow`` (as in the file's cifar10)."""
+    rng = np.random.default_rng(seed)
+    keys = [str(nb201.arch_to_naslib(nb201.index_to_arch(int(i)))) for i in nb201.sample_indices(n, seed=seed)]
+    out = {}
+    for d, ds in enumerate(REAL_DATASETS):
+        entries = {}
+        for k, key in enumerate(keys[:n - 1] if ds == "ImageNet16-120" else keys):
+            entry = {"idx": str(500 + 7 * k), "arch": key}
+            for j, proxy in enumerate(REAL_PROXIES):
+                if j == 1:
+                    entry["val_accuracy"] = round(float(rng.uniform(20, 95)), 2)
+                if (ds, k, proxy) == ("cifar10", 2, "synflow"):
+                    continue
+                entry[proxy] = {"score": round(float(rng.normal(10 * d, 5)), 6), "time": round(0.5 + j / 8, 3)}
+            entries[key] = entry
+        out[ds] = entries
+    return out
+
+
 def write(tmp_path, obj, name="zc.json"):
     p = tmp_path / name
     p.write_text(json.dumps(obj))
@@ -63,7 +90,8 @@ def test_from_naslib_tidy_tables_and_names():
                                                  "nwot": {"score": float("inf"), "time": 1.0},
                                                  "val_accuracy": 61.25}}}
     scores, gt, info = N.from_naslib(data)
-    assert info == {"dataset": "cifar100", "proxies": {"jacob_cov": "jacov", "nwot": "nwot"}, "archs": 1}
+    assert info == {"dataset": "cifar100", "proxies": {"jacob_cov": "jacov", "nwot": "nwot"}, "archs": 1,
+                    "fields": {}}
     idx = nb201.arch_to_index(HAND[(0, 2, 3, 2, 3, 1)])
     row = scores.set_index("proxy").loc["jacov"]
     assert (row.arch_index, row.arch, row.seed, row.score, row.seconds, row.status) == (
@@ -102,6 +130,53 @@ def test_import_export_round_trip(tmp_path, capsys):
     assert main(["scores", "export", str(out), "--to", "naslib", "--out", str(back)]) == 0
     assert "10 architectures x 3 proxies under 'cifar10'" in capsys.readouterr().out
     assert json.loads(back.read_text()) == original
+
+
+def test_the_published_shape_imports_on_all_three_datasets(tmp_path, capsys):
+    data = real_shape_file(9)
+    data["cifar100"][next(iter(data["cifar100"]))]["note"] = "rerun"  # another field that is not a score
+    src = write(tmp_path, data)
+    for ds, n in zip(REAL_DATASETS, (9, 9, 8)):
+        out = tmp_path / ds
+        assert main(["scores", "import", "--from", "naslib", str(src), "--dataset", ds, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert f"imported {n} architectures x 12 proxies of dataset {ds!r}" in printed
+        run = load_run(out)
+        assert set(run.scores["proxy"]) == set(REAL_PROXIES)
+        assert len(run.scores) == 12 * n - (ds == "cifar10")
+        gt = run.ground_truth.set_index("arch_index")["value"]
+        assert len(gt) == n and set(run.ground_truth["dataset"]) == {N.NASLIB_DATASETS[ds][0]}
+        for key, entry in data[ds].items():
+            idx = nb201.arch_to_index(N.parse_arch_key(key))
+            assert gt.loc[idx] == entry["val_accuracy"]
+            got = run.scores[(run.scores["arch_index"] == idx) & (run.scores["proxy"] == "epe_nas")]
+            assert got[["score", "seconds"]].values.tolist() == [[entry["epe_nas"]["score"],
+                                                                  entry["epe_nas"]["time"]]]
+        fields = run.metadata["source"]["arch_fields"]
+        assert fields == {key: {f: v for f, v in entry.items() if f in ("idx", "arch", "note")}
+                          for key, entry in data[ds].items()}
+        assert ("note" in printed) == (ds == "cifar100") and "arch, idx" in printed
+
+
+def test_the_published_shape_round_trips_with_its_fields(tmp_path, capsys):
+    data = real_shape_file(7, seed=3)
+    data["ImageNet16-120"][next(iter(data["ImageNet16-120"]))]["nwot"]["score"] = -math.inf  # as in the file
+    src = write(tmp_path, data)
+    for ds in REAL_DATASETS:
+        out, back = tmp_path / ds, tmp_path / f"{ds}.json"
+        assert main(["scores", "import", "--from", "naslib", str(src), "--dataset", ds, "--out", str(out)]) == 0
+        assert main(["scores", "export", str(out), "--to", "naslib", "--out", str(back)]) == 0
+        got = json.loads(back.read_text())
+        want = json.loads(json.dumps({ds: data[ds]}).replace("-Infinity", "null"))  # non-finite -> null
+        assert got == want
+        assert list(next(iter(got[ds].values())))[:2] == ["idx", "arch"]
+    capsys.readouterr()
+    # an eval run (no fields kept) exports without them
+    scores, _, _ = N.from_naslib(data, "cifar10")
+    obj, _ = N.to_naslib(scores, None, "cifar10")
+    assert all("idx" not in e and "arch" not in e for e in obj["cifar10"].values())
+    assert N.fields_of_run({"source": {"format": "naslib", "dataset": "cifar100", "arch_fields": {"k": {}}}},
+                           "cifar10") == {}
 
 
 def test_export_of_bundled_ground_truth_and_multi_seed_scores(tmp_path):
@@ -157,6 +232,17 @@ def test_import_with_bundled_ground_truth(tmp_path, capsys):
     ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"jacov": {"score": 1}, "jacob_cov": {"score": 2}}}}, [],
      "'jacob_cov' and 'jacov' are both 'jacov'"),
     ([1, 2], [], "must hold a non-empty JSON object"),
+    ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"idx": "534", "nwot": "534"}}}, [],
+     "'nwot': expected {'score': x, 'time': t} (or the number 'val_accuracy', or a per-architecture field that "
+     "is not a proxy), got '534'"),
+    ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"arch": "(0, 2, 3, 2, 3, 4)", "nwot": {"score": 1}}}}, [],
+     "arch '(0, 2, 3, 2, 3, 1)', 'arch': expected the architecture of its key, got '(0, 2, 3, 2, 3, 4)'"),
+    ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"arch": 7, "nwot": {"score": 1}}}}, [],
+     "'arch': expected the architecture of its key, got 7"),
+    ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"idx": "five", "nwot": {"score": 1}}}}, [],
+     "'idx': expected NASLib's index, a whole number, got 'five'"),
+    ({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"idx": "5", "extra": {"value": 1}, "nwot": {"score": 1}}}}, [],
+     "'extra': expected {'score': x, 'time': t}"),
 ])
 def test_import_refuses_bad_input(tmp_path, capsys, content, args, message):
     src = write(tmp_path, content)

@@ -1,15 +1,21 @@
 """NAS-Bench-Suite-Zero score files <-> proxybench's tidy scores.
 
 NAS-Bench-Suite-Zero (Krishnakumar et al., NeurIPS 2022 Datasets and Benchmarks; code in automl/NASLib) ships the
-precomputed scores of 13 zero-cost proxies as ``zc_nasbench201.json``::
+precomputed scores of zero-cost proxies as ``zc_nasbench201.json``::
 
-    {dataset: {arch_key: {proxy: {"score": s, "time": t}, ..., "val_accuracy": a}}}
+    {dataset: {arch_key: {"idx": "534", "arch": arch_key, "val_accuracy": a,
+                          proxy: {"score": s, "time": t}, ...}}}
 
 ``dataset`` is ``cifar10`` (whose ``val_accuracy`` is NB201's ``cifar10-valid`` validation accuracy), ``cifar100``
 or ``ImageNet16-120``; ``arch_key`` is ``str`` of NASLib's op tuple, e.g. ``"(0, 2, 3, 2, 3, 1)"`` (ops
 ``skip_connect, none, nor_conv_3x3, nor_conv_1x1, avg_pool_3x3``, edges (1,2),(1,3),(1,4),(2,3),(2,4),(3,4));
-``val_accuracy`` is in %. NASLib's scores are raw measures whose larger values predict better networks, which is
-proxybench's sign for all 13 (each has direction +1), so scores are taken as they are.
+``val_accuracy`` is in %. The published NB201 file holds 725 / 725 / 724 architectures and 12 proxies (no ``zen``).
+``idx`` (NASLib's own index, a string; not NB201's index), ``arch`` (the key again) and any other field whose value
+is not an object are per-architecture fields: kept as they are (:func:`from_naslib`'s ``info["fields"]``, the run's
+``run.json`` under ``source.arch_fields``) and written back by the export. An ``arch`` field naming another cell
+than its key, a known proxy name holding a bare value, and an object without ``score`` are malformed.
+NASLib's scores are raw measures whose larger values predict better networks, which is proxybench's sign for all
+13 (each has direction +1), so scores are taken as they are.
 
 :func:`from_naslib` turns one dataset of such a file into a tidy scores table (one row per arch and proxy, seed 0,
 ``seconds`` = the file's time) and a tidy ground truth (``val_accuracy`` as ``<dataset>/val_acc``);
@@ -93,6 +99,29 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
+def _is_field(name: str, value: Any) -> bool:
+    """Whether ``name: value`` of an arch's entry is a per-architecture field: any value but an object, under a
+    name that is not one of NASLib's proxies (a bare number under ``nwot`` is a malformed score, not a field)."""
+    return not isinstance(value, Mapping) and name not in NASLIB_PROXIES and name not in PROXY_ALIASES
+
+
+def _check_field(name: str, value: Any, arch: str, where: str) -> None:
+    """The fields proxybench knows the meaning of must agree with the entry: ``arch`` names the key's cell and
+    ``idx`` is a whole number (string or integer)."""
+    if name == "arch":
+        try:
+            same = parse_arch_key(value) == arch if isinstance(value, (str, list)) else False
+        except ValueError:
+            same = False
+        if not same:
+            raise ValueError(f"{where}: expected the architecture of its key, got {value!r}")
+    elif name == "idx":
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.strip().isdigit())
+        if not ok:
+            raise ValueError(f"{where}: expected NASLib's index, a whole number, got {value!r}")
+
+
 def read_naslib(source: str | os.PathLike | Mapping) -> dict:
     """The content of a NASLib score file (or the dict itself), checked to be ``{dataset: {arch_key: {...}}}``."""
     data = read_json(source) if not isinstance(source, Mapping) else source
@@ -127,12 +156,13 @@ def from_naslib(source: str | os.PathLike | Mapping, dataset: str | None = None
 
     Scores follow :data:`proxybench.schema.SCORES` (seed 0; NASLib names mapped by :func:`proxy_name`);
     the ground truth holds ``val_accuracy`` as ``<dataset>/val_acc`` (:data:`NASLIB_DATASETS`) with no seed.
-    ``info``: ``dataset``, ``proxies`` (NASLib name -> proxybench name), ``archs``.
+    ``info``: ``dataset``, ``proxies`` (NASLib name -> proxybench name), ``archs``, ``fields`` (arch key ->
+    {field: value} of the per-architecture fields, e.g. ``idx`` and ``arch``; archs without any are left out).
     """
     data = read_naslib(source)
     dataset = choose_dataset(data, dataset)
     gt_dataset = NASLIB_DATASETS[dataset][0]
-    rows, gt_rows, names, seen = [], [], {}, {}
+    rows, gt_rows, names, seen, fields = [], [], {}, {}, {}
     for key, entry in data[dataset].items():
         arch = parse_arch_key(key)
         if arch in seen:
@@ -146,9 +176,14 @@ def from_naslib(source: str | os.PathLike | Mapping, dataset: str | None = None
             if name == ACCURACY_KEY:
                 gt_rows.append((idx, arch, gt_dataset, "val_acc", _number(value, where), pd.NA))
                 continue
+            if _is_field(name, value):
+                _check_field(name, value, arch, where)
+                fields.setdefault(str(key), {})[name] = value
+                continue
             if not isinstance(value, Mapping) or "score" not in value:
                 raise ValueError(f"{where}: expected {{'score': x, 'time': t}} (or the number "
-                                 f"{ACCURACY_KEY!r}), got {value!r}")
+                                 f"{ACCURACY_KEY!r}, or a per-architecture field that is not a proxy), got "
+                                 f"{value!r}")
             if proxy_name(name) != name and proxy_name(name) in entry:
                 raise ValueError(f"{where}: {name!r} and {proxy_name(name)!r} are both {proxy_name(name)!r}; "
                                  "keep one of them")
@@ -163,7 +198,7 @@ def from_naslib(source: str | os.PathLike | Mapping, dataset: str | None = None
                                                                               kind="stable")
     gt = pd.DataFrame(gt_rows, columns=list(schema.GROUND_TRUTH.names))
     gt["seed"] = gt["seed"].astype("Int64")
-    info = {"dataset": dataset, "proxies": names, "archs": len(seen)}
+    info = {"dataset": dataset, "proxies": names, "archs": len(seen), "fields": fields}
     return scores.reset_index(drop=True), gt.sort_values("arch_index").reset_index(drop=True), info
 
 
@@ -179,13 +214,14 @@ def _default_accuracy(ground_truth: pd.DataFrame, dataset: str) -> str:
 
 
 def to_naslib(scores: pd.DataFrame, ground_truth: pd.DataFrame | None, dataset: str, *,
-              accuracy: str | None = None) -> tuple[dict, list[str]]:
+              accuracy: str | None = None, fields: Mapping[str, Mapping] | None = None) -> tuple[dict, list[str]]:
     """Tidy scores (and ground truth) -> (NASLib's layout for ``dataset``, notes).
 
     ``score``: the mean of an arch's finite scores over seeds (``null`` when none is finite); ``time``: the mean of
     its ``seconds``. ``val_accuracy``: ground truth ``accuracy`` (default: ``<dataset>/val_acc`` of
     :data:`NASLIB_DATASETS`; ``"none"``: left out), written for the archs that have it; the notes count those
-    that do not.
+    that do not. ``fields``: per-architecture fields (arch key -> {field: value}, as :func:`from_naslib` keeps
+    them), written first in the entries of the archs that have scores.
     """
     if dataset not in NASLIB_DATASETS:
         raise ValueError(f"unknown NASLib dataset key {dataset!r}; valid: {', '.join(NASLIB_DATASETS)}")
@@ -203,9 +239,13 @@ def to_naslib(scores: pd.DataFrame, ground_truth: pd.DataFrame | None, dataset: 
         acc = ground_truth_values(ground_truth, name, key=join_key(scores, ground_truth, key))
     elif ground_truth is None and accuracy not in (None, "none"):
         raise ValueError(f"--accuracy {accuracy!r}: the run has no ground truth")
+    kept = {parse_arch_key(k): dict(v) for k, v in (fields or {}).items()}
     entries: dict[Any, dict] = {}
     for (arch_id, proxy), score, seconds in zip(agg.index, agg["score"], agg["time"]):
-        entries.setdefault(arch_id, {})[str(proxy)] = {"score": _json_float(score), "time": _json_float(seconds)}
+        if arch_id not in entries:
+            arch = index_to_arch(int(arch_id)) if key == "arch_index" else str(arch_id)
+            entries[arch_id] = dict(kept.get(arch, {}))
+        entries[arch_id][str(proxy)] = {"score": _json_float(score), "time": _json_float(seconds)}
     out: dict[str, dict] = {}
     lacking = 0
     for arch_id, entry in entries.items():
@@ -233,6 +273,16 @@ def _json_float(v: float) -> float | None:
 def write_naslib(obj: Mapping, path: str | os.PathLike) -> Path:
     """Write NASLib's layout as JSON (non-finite numbers as ``null``), atomically."""
     return write_json(path, obj, indent=None)
+
+
+def fields_of_run(metadata: Mapping, dataset: str) -> dict:
+    """The per-architecture fields (``idx``, ``arch``, ...) a run imported from ``dataset`` of a NASLib file
+    keeps in ``run.json``; empty for any other run."""
+    src = metadata.get("source") or {}
+    if not isinstance(src, Mapping) or src.get("format") != "naslib" or src.get("dataset") != dataset:
+        return {}
+    fields = src.get("arch_fields") or {}
+    return dict(fields) if isinstance(fields, Mapping) else {}
 
 
 def dataset_of_run(metadata: Mapping) -> str | None:
@@ -274,7 +324,8 @@ def import_run(source: str | os.PathLike, out: str | os.PathLike, *, dataset: st
                      "pandas": pd.__version__},
         "command": list(command) if command else None,
         "source": {"format": "naslib", "file": str(Path(source).resolve()), "dataset": info["dataset"],
-                   "proxies": info["proxies"], "archs": info["archs"], "seeds": [0]},
+                   "proxies": info["proxies"], "archs": info["archs"], "seeds": [0],
+                   "arch_fields": info["fields"]},
         "ground_truth": ground_truth,
     }
     if ground_truth == "bundled":
@@ -295,5 +346,5 @@ def import_run(source: str | os.PathLike, out: str | os.PathLike, *, dataset: st
 
 
 __all__ = ["ACCURACY_KEY", "GROUND_TRUTH_SOURCES", "NASLIB_DATASETS", "NASLIB_PROXIES", "PROXY_ALIASES", "arch_key",
-           "choose_dataset", "dataset_of_run", "from_naslib", "import_run", "parse_arch_key", "proxy_name",
-           "read_naslib", "to_naslib", "write_naslib"]
+           "choose_dataset", "dataset_of_run", "fields_of_run", "from_naslib", "import_run", "parse_arch_key",
+           "proxy_name", "read_naslib", "to_naslib", "write_naslib"]

@@ -9,17 +9,19 @@ HELP = "import precomputed proxy scores (NAS-Bench-Suite-Zero's zc_nasbench201.j
 ORDER = 35
 DESCRIPTION = """\
 Convert between proxybench run directories and NAS-Bench-Suite-Zero's score files (NASLib's layout:
-{dataset: {"(a, b, c, d, e, f)": {proxy: {"score": s, "time": t}, ..., "val_accuracy": acc}}}, NASLib's tuple
-encoding of NB201 cells; dataset keys cifar10, cifar100, ImageNet16-120).
+{dataset: {"(a, b, c, d, e, f)": {"idx": i, "arch": key, proxy: {"score": s, "time": t}, ..., "val_accuracy":
+acc}}}, NASLib's tuple encoding of NB201 cells; dataset keys cifar10, cifar100, ImageNet16-120).
 
   import   one dataset of a NASLib file -> a run directory (scores.csv, ground_truth.csv, run.json) that
            'proxybench report' reads. NASLib proxy names map to proxybench's (jacob_cov -> jacov; the 13
            NAS-Bench-Suite-Zero proxies keep their names); scores keep NASLib's sign (higher = better for all 13).
+           Per-architecture fields that are not scores (idx, arch, ...) are kept in run.json.
            Ground truth (--ground-truth): 'file' (default) the file's val_accuracy, as <dataset>/val_acc
            (cifar10's is NB201's cifar10-valid split); 'bundled' the bundled NB201 benchmark of that data set
            (nb201-cifar10 / nb201-cifar100 / nb201-imagenet16: test and validation accuracy); 'none'.
   export   a run directory -> a NASLib file: per arch and proxy the mean of the finite scores over seeds and the
-           mean time; val_accuracy from the run's ground truth (--accuracy).
+           mean time; val_accuracy from the run's ground truth (--accuracy); an imported run's
+           per-architecture fields.
 """
 EPILOG = """\
 examples:
@@ -66,6 +68,10 @@ def _import(args) -> int:
           f"{info['dataset']!r} (ground truth: {args.ground_truth})")
     if renamed:
         print("renamed: " + ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
+    kept = sorted({name for entry in info["fields"].values() for name in entry})
+    if kept:
+        print(f"per-architecture fields kept in run.json (source.arch_fields, written back by export): "
+              f"{', '.join(kept)}")
     from ..proxies import list_proxies
 
     foreign = [v for v in info["proxies"].values() if v not in set(list_proxies())]
@@ -77,7 +83,7 @@ def _import(args) -> int:
 
 
 def _export(args) -> int:
-    from ..analysis.naslib import NASLIB_DATASETS, dataset_of_run, to_naslib, write_naslib
+    from ..analysis.naslib import NASLIB_DATASETS, dataset_of_run, fields_of_run, to_naslib, write_naslib
     from ..analysis.rundir import load_run
 
     run = load_run(args.run_dir)
@@ -85,7 +91,8 @@ def _export(args) -> int:
     if dataset is None:
         raise ValueError(f"cannot tell the NASLib dataset of {args.run_dir}; give --dataset "
                          f"({', '.join(NASLIB_DATASETS)})")
-    obj, notes = to_naslib(run.scores, run.ground_truth, dataset, accuracy=args.accuracy)
+    obj, notes = to_naslib(run.scores, run.ground_truth, dataset, accuracy=args.accuracy,
+                           fields=fields_of_run(run.metadata, dataset))
     path = write_naslib(obj, args.out)
     n_proxies = run.scores["proxy"].nunique()
     print(f"wrote {path}: {len(obj[dataset])} architectures x {n_proxies} proxies under {dataset!r}")
