@@ -343,8 +343,8 @@ def test_nonfinite_values_carry_a_reason():
     assert math.isnan(res["ntk_cond"].score) and "zero" in res["ntk_cond"].error
 
 
-def test_aznas_needs_nb201_and_valid_options():
-    with pytest.raises(ProxyError, match="NB201Network"):
+def test_aznas_needs_block_features_and_valid_options():
+    with pytest.raises(ProxyError, match="block_features"):
         score("aznas_expressivity", nn.Sequential(nn.Conv2d(3, 2, 1)), torch.randn(2, 3, 4, 4))
     with pytest.raises(ProxyError, match="aznas_input"):
         score("aznas_expressivity", tiny_net(), tiny_batches()[0][0], aznas_input="noise")

@@ -12,16 +12,18 @@ from .pass_registry import PassSpec, get_pass, register_pass
 from .registry import (
     GROUPS,
     ProxySpec,
+    Requirement,
     all_specs,
     check_options,
     get_spec,
     list_proxies,
+    not_applicable,
     proxy_groups,
     register_proxy,
     unregister_proxy,
 )
 
 __all__ = ["GROUPS", "Option", "OptionError", "PassSpec", "ProxyContext", "ProxyError", "ProxyResult", "ProxySpec",
-           "all_specs", "at_least", "check_options", "get_pass", "get_spec", "greater_than", "list_proxies",
-           "make_context", "proxy_groups", "register_pass", "register_proxy", "score", "score_many",
-           "unregister_proxy"]
+           "Requirement", "all_specs", "at_least", "check_options", "get_pass", "get_spec", "greater_than",
+           "list_proxies", "make_context", "not_applicable", "proxy_groups", "register_pass", "register_proxy",
+           "score", "score_many", "unregister_proxy"]

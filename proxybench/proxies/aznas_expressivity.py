@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..benchmarks.nb201.network import NB201Network
 from ..initialization import INIT_SCHEMES, initialize
 from .errors import ProxyError
 from .options import Option
@@ -85,15 +84,10 @@ def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Gener
     return -smax - 1.0 / (smax + _EPS_SV) + 2.0
 
 
-def cell_features(model: NB201Network, x: torch.Tensor) -> list[torch.Tensor]:
-    """The stem output and every block's output (cells and reduction blocks, in order), graph kept."""
-    h = model.stem(x)
-    feats = [h]
-    for stage in model.stages:
-        for block in stage:
-            h = block(h)
-            feats.append(h)
-    return feats
+def cell_features(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """The stem output and every block's output, graph kept: the network's ``block_features`` (NB201: cells and
+    reduction blocks, in order; a CIFAR ResNet: its BasicBlocks)."""
+    return model.block_features(x)
 
 
 @register_pass("aznas_features", gradients=True, bn="train", options=OPTIONS)
@@ -102,9 +96,9 @@ def aznas_features(ctx) -> AZFeatures:
     generator; ``"keep"`` keeps the caller's weights), ``aznas_input`` (``"random"``, default, N(0, 1) inputs
     shaped like the batch, as the authors' code; ``"data"``: the batch itself). Network in train mode."""
     init, source = ctx.option("aznas_init"), ctx.option("aznas_input")
-    if not isinstance(ctx.model, NB201Network):
-        raise ProxyError("AZ-NAS proxies need an NB201Network (they read the output of every cell and reduction "
-                         f"block), got {type(ctx.model).__name__}")
+    if not callable(getattr(ctx.model, "block_features", None)):
+        raise ProxyError("AZ-NAS proxies need a network with block_features (they read the output of every block: "
+                         f"an NB201 cell or reduction block, a ResNet BasicBlock), got {type(ctx.model).__name__}")
     model = ctx.fresh_model()  # train mode
     if init != "keep":
         initialize(model, init, int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator("aznas_init"))))
@@ -116,7 +110,8 @@ def aznas_features(ctx) -> AZFeatures:
     return AZFeatures(expressivity, trainability)
 
 
-@register_proxy("aznas_expressivity", gradients=True, bn="train", options=OPTIONS, paper=PAPER)
+@register_proxy("aznas_expressivity", gradients=True, bn="train", options=OPTIONS, paper=PAPER,
+                requires=("blocks",))
 def aznas_expressivity(ctx) -> float:
     """Expressivity s^E = sum_l H(p_l), H(p) = -sum_k p_k log p_k, p_l the eigenvalues of the channel covariance
     of cell feature l (over batch and positions) divided by their sum: how isotropically each block spreads its

@@ -8,7 +8,8 @@ from .aznas_expressivity import OPTIONS, PAPER
 from .registry import register_proxy
 
 
-@register_proxy("aznas_progressivity", gradients=True, bn="train", options=OPTIONS, paper=PAPER)
+@register_proxy("aznas_progressivity", gradients=True, bn="train", options=OPTIONS, paper=PAPER,
+                requires=("blocks",))
 def aznas_progressivity(ctx) -> float:
     """Progressivity s^P = min_l ( H(p_{l+1}) - H(p_l) ): the smallest gain in expressivity from one cell feature
     to the next (the per-feature entropies of ``aznas_expressivity``, same pass and settings). Higher is better;

@@ -8,7 +8,8 @@ from .aznas_expressivity import OPTIONS, PAPER
 from .registry import register_proxy
 
 
-@register_proxy("aznas_trainability", gradients=True, bn="train", options=OPTIONS, paper=PAPER)
+@register_proxy("aznas_trainability", gradients=True, bn="train", options=OPTIONS, paper=PAPER,
+                requires=("blocks",))
 def aznas_trainability(ctx) -> float:
     """Trainability s^T = mean_l ( 2 - sigma_l - 1/sigma_l ), sigma_l the largest singular value of a sample
     estimate of block l's input-output Jacobian, from a random +-1 backward signal (see

@@ -10,7 +10,7 @@ from ..initialization import initialize
 from .errors import ProxyError
 from .hooks import forward_hooks
 from .options import Option, at_least
-from .registry import register_proxy
+from .registry import Requirement, register_proxy
 
 PROBES = ("thin", "full")
 DEFAULT_SAMPLES = 3000  # TE-NAS: 3 batches of 1000
@@ -80,6 +80,9 @@ OPTIONS = (
 
 
 @register_proxy("linear_regions", groups=("default",), bn="train", options=OPTIONS,
+                requires=(Requirement("nb201-cell", "the thin probe is the width-1 NB201 cell of the arch; "
+                                      "--option linear_regions_probe=full runs on any network",
+                                      when={"linear_regions_probe": "thin"}),),
                 paper="Chen, Gong & Wang, Neural Architecture Search on ImageNet in Four GPU Hours: A Theoretically "
                       "Inspired Perspective (TE-NAS), ICLR 2021")
 def linear_regions(ctx) -> float:

@@ -4,7 +4,9 @@ The declaration is a contract the engine enforces: ``labels``, ``teacher`` and `
 proxy runs and ``batches`` limits what it sees; ``gradients=False`` runs it without autograd and refuses backward
 passes; ``bn`` sets the BN mode of every network copy it makes (``ctx.fresh_model()``); options not declared are
 refused and declared ones arrive typed. :mod:`proxybench.testing` checks the rest (``data_free``, labels and
-teacher left alone when not declared).
+teacher left alone when not declared). ``requires`` names the structure a network must have beyond ``forward`` (a
+feature of its search space, :data:`proxybench.benchmarks.spaces.FEATURES`): on a space that lacks it the engine
+does not run the proxy and stores its rows as errors saying why (:func:`not_applicable`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..benchmarks.spaces.base import FEATURES
 from .errors import OptionError
 from .options import Option, at_least, parse_options, unknown_option_message
 from .pass_registry import BN_MODES
 
-__all__ = ["BN_MODES", "GROUPS", "TEACHER_OPTIONS", "ProxySpec", "all_specs", "check_options", "get_spec",
-           "list_proxies", "proxy_groups", "register_proxy", "unregister_proxy"]
+__all__ = ["BN_MODES", "GROUPS", "TEACHER_OPTIONS", "ProxySpec", "Requirement", "all_specs", "check_options",
+           "get_spec", "list_proxies", "not_applicable", "proxy_groups", "register_proxy", "unregister_proxy"]
 
 GROUPS: dict[str, str] = {
     "default": "the proxies 'proxybench eval' scores by default: DisWOT and its parts, the strongest KD losses "
@@ -37,6 +40,36 @@ TEACHER_OPTIONS = (
     Option("teacher_seed", int, 0, "init seed of a teacher given as a spec string", check=at_least(0)),
 )
 """Options every proxy with ``teacher=True`` accepts (read by the ``teacher_features`` pass)."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A structural feature a proxy needs from the network (one of
+    :data:`proxybench.benchmarks.spaces.FEATURES`), ``why`` it needs it, and the option values under which it does
+    (``when``; empty: always)."""
+
+    feature: str
+    why: str = ""
+    when: tuple[tuple[str, Any], ...] = ()
+
+    def applies(self, options: Mapping[str, Any]) -> bool:
+        """Whether the requirement holds under the proxy's typed ``options``."""
+        return all(options.get(k) == v for k, v in self.when)
+
+    def describe(self) -> str:
+        cond = " with " + ", ".join(f"{k}={v}" for k, v in self.when) if self.when else ""
+        return f"{self.feature}{cond}" + (f" ({self.why})" if self.why else "")
+
+
+def _requirement(item: Any, proxy: str) -> Requirement:
+    req = Requirement(item) if isinstance(item, str) else item
+    if not isinstance(req, Requirement):
+        raise ValueError(f"requires of proxy {proxy!r} must hold feature names or Requirement(...), got {item!r}")
+    if req.feature not in FEATURES:
+        raise ValueError(f"proxy {proxy!r} requires unknown feature {req.feature!r}; known: {', '.join(FEATURES)}")
+    if isinstance(req.when, Mapping):
+        req = Requirement(req.feature, req.why, tuple(sorted(req.when.items())))
+    return req
 
 
 @dataclass(frozen=True)
@@ -60,6 +93,7 @@ class ProxySpec:
     description: str = ""
     options: tuple[Option, ...] = ()  # every option it accepts (teacher options included when teacher=True)
     groups: tuple[str, ...] = ()  # declared groups it belongs to (see GROUPS)
+    requires: tuple[Requirement, ...] = ()  # structure the network must have (features of its search space)
 
     @property
     def summary(self) -> str:
@@ -69,6 +103,13 @@ class ProxySpec:
         """Typed values of every declared option (defaults filled in); ``strict``: refuse undeclared names."""
         return parse_options(self.options, given, f"proxy {self.name!r}", strict=strict)
 
+    def unmet(self, features: Iterable[str], options: Mapping[str, Any] | None = None) -> list[Requirement]:
+        """The requirements that networks offering ``features`` do not meet under ``options`` (raw values, as
+        given to a run; undeclared ones are ignored)."""
+        have = set(features)
+        typed = self.parse_options(options or {}, strict=False) if self.requires else {}
+        return [r for r in self.requires if r.feature not in have and r.applies(typed)]
+
 
 _REGISTRY: dict[str, ProxySpec] = {}
 
@@ -76,7 +117,7 @@ _REGISTRY: dict[str, ProxySpec] = {}
 def register_proxy(name: str, *, direction: int = 1, labels: bool = False, gradients: bool = False,
                    bn: str = "train", teacher: bool = False, batches: int = 1, data_free: bool = False,
                    paper: str = "", description: str = "", options: Iterable[Option] = (),
-                   groups: Iterable[str] = ()) -> Callable:
+                   groups: Iterable[str] = (), requires: Iterable[str | Requirement] = ()) -> Callable:
     """Register ``fn(ctx) -> float`` as proxy ``name``.
 
     Example::
@@ -109,6 +150,12 @@ def register_proxy(name: str, *, direction: int = 1, labels: bool = False, gradi
     seen = [o.name for o in options]
     if len(set(seen)) != len(seen):
         raise ValueError(f"proxy {name!r} declares an option twice: {', '.join(seen)}")
+    requires = tuple(_requirement(r, name) for r in requires)
+    for r in requires:
+        bad = [k for k, _ in r.when if k not in seen]
+        if bad:
+            raise ValueError(f"proxy {name!r} requires {r.feature!r} when option {bad[0]!r} has a value, but declares "
+                             f"no such option; its options: {', '.join(seen) or 'none'}")
 
     def decorator(fn: Callable) -> Callable:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
@@ -117,7 +164,7 @@ def register_proxy(name: str, *, direction: int = 1, labels: bool = False, gradi
         _REGISTRY[name] = ProxySpec(name=name, fn=fn, direction=direction, labels=labels,
                                     gradients=gradients, bn=bn, teacher=teacher, batches=batches,
                                     data_free=data_free, paper=paper, description=description, options=options,
-                                    groups=groups)
+                                    groups=groups, requires=requires)
         return fn
 
     return decorator
@@ -182,3 +229,16 @@ def _unknown_for_run(key: str, specs: list[ProxySpec]) -> str:
     if owners:
         text += f"; {key!r} is an option of {', '.join(owners)}, not scored here"
     return text
+
+
+def not_applicable(name: str, space: Any, options: Mapping[str, Any] | None = None) -> str | None:
+    """Why proxy ``name`` cannot run on the networks of ``space`` (a registered
+    :class:`~proxybench.benchmarks.spaces.SearchSpace` or its name) under ``options``; ``None`` when it can."""
+    from ..benchmarks.spaces import get_space
+
+    sp = get_space(space)
+    unmet = get_spec(name).unmet(sp.features, options)
+    if not unmet:
+        return None
+    return (f"not applicable to search space {sp.name!r}: needs " + "; ".join(r.describe() for r in unmet)
+            + f"; {sp.name} offers {', '.join(sorted(sp.features)) or 'no feature'}")

@@ -5,7 +5,8 @@ A zip archive (deflate, fixed timestamps) holding
 ``proxybench-groundtruth.json``  the manifest: format name and version, row count, the sorted dataset and metric
                                  names, the column list and the dtype of each array;
 ``metadata.json``                the table's metadata (provenance: source, protocol, teacher, seeds, network, ...);
-``arch_index.npy``               int16, official NB201 indices;
+``arch_index.npy``               int16, indices in the table's search space (``metadata["space"]``; official NB201
+                                 indices when the metadata names none);
 ``dataset.npy``, ``metric.npy``  uint8 codes into the manifest's name lists;
 ``seed.npy``                     int64 training seeds, ``-1`` where a value is not tied to one seed (NumPy integer
                                  arrays have no missing value; tables show ``<NA>``);
@@ -30,7 +31,7 @@ import numpy as np
 
 from ..._version import __version__
 from ...io import atomic_open
-from ..nb201.space import NUM_ARCHS
+from ..spaces import space_of
 
 SUFFIX = ".pbgt"
 FORMAT_NAME = "proxybench-groundtruth"
@@ -136,10 +137,15 @@ def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
         raise ValueError(f"{path} could not be read: {exc}") from None
     if not isinstance(metadata, dict):
         raise ValueError(f"{path}: metadata must be a JSON object")
-    return _columns(path, manifest, arrays), metadata
+    try:
+        space = space_of(metadata)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return _columns(path, manifest, arrays, space.num_archs, space.name), metadata
 
 
-def _columns(path: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _columns(path: Path, manifest: dict, arrays: dict[str, np.ndarray], num_archs: int,
+             space: str) -> dict[str, np.ndarray]:
     n = manifest.get("rows")
     lengths = {c: (a.shape, a.dtype) for c, a in arrays.items()}
     for c, a in arrays.items():
@@ -150,11 +156,11 @@ def _columns(path: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> dict[
     if arrays["value"].dtype.kind != "f":
         raise ValueError(f"{path}: column 'value' must be float, found {arrays['value'].dtype}")
     idx = arrays["arch_index"].astype(np.int64)
-    bad = (idx < 0) | (idx >= NUM_ARCHS)
+    bad = (idx < 0) | (idx >= num_archs)
     if bad.any():
         shown = ", ".join(str(v) for v in np.unique(idx[bad])[:5])
-        raise ValueError(f"{path}: arch_index out of range: {shown}; valid: 0..{NUM_ARCHS - 1} (official NB201 "
-                         "indices)")
+        kind = "official NB201 indices" if space == "nb201" else f"indices of search space {space}"
+        raise ValueError(f"{path}: arch_index out of range: {shown}; valid: 0..{num_archs - 1} ({kind})")
     out = {"arch_index": idx}
     for c in ("dataset", "metric"):
         names = manifest.get(f"{c}s")

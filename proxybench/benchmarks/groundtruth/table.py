@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..._version import __version__
 from ...schema import GROUND_TRUTH
-from ..nb201.space import NUM_ARCHS, all_archs, arch_to_index
+from ..spaces import SearchSpace, get_space, space_of
 from . import pbgt
 
 COLUMNS: tuple[str, ...] = GROUND_TRUTH.names
@@ -37,13 +37,15 @@ AGGREGATES = ("mean", "median", "min", "max")
 """How :meth:`GroundTruth.table` combines the seeds of an architecture."""
 _TEXT = ("arch", "dataset", "metric")
 
-_ARCHS_CACHE: list[np.ndarray] = []
+_ARCHS_CACHE: dict[str, np.ndarray] = {}
 
 
-def _arch_array() -> np.ndarray:
-    if not _ARCHS_CACHE:
-        _ARCHS_CACHE.append(np.asarray(all_archs(), dtype=object))
-    return _ARCHS_CACHE[0]
+def _arch_array(space: SearchSpace | str | None = None) -> np.ndarray:
+    """Every arch string of ``space`` (default NB201) in index order, as an object array (cached)."""
+    sp = get_space(space)
+    if sp.name not in _ARCHS_CACHE:
+        _ARCHS_CACHE[sp.name] = np.asarray(sp.all_archs(), dtype=object)
+    return _ARCHS_CACHE[sp.name]
 
 
 def preview(values: Iterable[Any], k: int = 5) -> str:
@@ -84,15 +86,18 @@ def _seed_column(series: pd.Series) -> np.ndarray:
     return seed
 
 
-def _check_indices(idx: np.ndarray, what: str = "arch_index") -> None:
-    bad = (idx < 0) | (idx >= NUM_ARCHS)
+def _check_indices(idx: np.ndarray, what: str = "arch_index", space: SearchSpace | str | None = None) -> None:
+    sp = get_space(space)
+    bad = (idx < 0) | (idx >= sp.num_archs)
     if bad.any():
+        kind = "official NB201 indices" if sp.name == "nb201" else f"indices of search space {sp.name}"
         raise ValueError(f"{what} out of range: {preview(np.unique(idx[bad]).tolist())}; "
-                         f"valid: 0..{NUM_ARCHS - 1} (official NB201 indices)")
+                         f"valid: 0..{sp.num_archs - 1} ({kind})")
 
 
-def _indices_from_archs(archs: np.ndarray) -> np.ndarray:
-    order = {a: i for i, a in enumerate(all_archs())}
+def _indices_from_archs(archs: np.ndarray, space: SearchSpace | str | None = None) -> np.ndarray:
+    sp = get_space(space)
+    order = {a: i for i, a in enumerate(sp.all_archs())}
     out = np.empty(len(archs), dtype=np.int64)
     cache: dict[str, int] = {}
     for row, a in enumerate(archs):
@@ -101,16 +106,18 @@ def _indices_from_archs(archs: np.ndarray) -> np.ndarray:
             i = cache.get(a)
             if i is None:
                 try:
-                    i = arch_to_index(str(a))
+                    i = sp.arch_to_index(str(a))
                 except (ValueError, KeyError, TypeError) as exc:
-                    raise ValueError(f"row {row}: {a!r} is not a NAS-Bench-201 arch string ({exc})") from None
+                    raise ValueError(f"row {row}: {a!r} is not a {sp.title} arch string ({exc})") from None
                 cache[a] = i
         out[row] = i
     return out
 
 
-def _normalize_table(df: Any) -> pd.DataFrame:
-    """Validate a ground-truth table and return it with exactly :data:`COLUMNS`, sorted."""
+def _normalize_table(df: Any, space: SearchSpace | str | None = None) -> pd.DataFrame:
+    """Validate a ground-truth table of ``space``'s architectures (default NB201) and return it with exactly
+    :data:`COLUMNS`, sorted."""
+    sp = get_space(space)
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"ground_truth must be a pandas DataFrame, got {type(df).__name__}")
     cols = [str(c) for c in df.columns]
@@ -127,24 +134,25 @@ def _normalize_table(df: Any) -> pd.DataFrame:
         raise ValueError("ground-truth table is empty")
     if "arch_index" in cols:
         idx = int_column(df["arch_index"], "arch_index")
-        _check_indices(idx)
+        _check_indices(idx, space=sp)
         if "arch" in cols:
             given = df["arch"].to_numpy(dtype=object)
-            canon = _arch_array()[idx]
+            canon = _arch_array(sp)[idx]
             mism = np.flatnonzero(given != canon)
             checked: dict[str, int] = {}
             for r in mism:
                 a = str(given[r])
                 if a not in checked:
                     try:
-                        checked[a] = arch_to_index(a)
+                        checked[a] = sp.arch_to_index(a)
                     except (ValueError, KeyError, TypeError):
                         checked[a] = -1
                 if checked[a] != idx[r]:
-                    raise ValueError(f"row {int(r)}: arch_index {int(idx[r])} is {canon[r]!r} in NB201's official "
-                                     f"order, but the arch column says {a!r}")
+                    order = "NB201's official order" if sp.name == "nb201" else f"the index order of {sp.name}"
+                    raise ValueError(f"row {int(r)}: arch_index {int(idx[r])} is {canon[r]!r} in {order}, but the "
+                                     f"arch column says {a!r}")
     else:
-        idx = _indices_from_archs(df["arch"].astype(str).to_numpy(dtype=object))
+        idx = _indices_from_archs(df["arch"].astype(str).to_numpy(dtype=object), sp)
     codes, names = {}, {}
     for name in ("dataset", "metric"):
         codes[name], names[name] = _text_codes(df[name], name)
@@ -176,13 +184,13 @@ def _normalize_table(df: Any) -> pd.DataFrame:
                          f"{example(np.flatnonzero(same))}")
     no_seed = seed < 0
     if no_seed.any() and not no_seed.all():
-        cell = (dcode.astype(np.int64) * len(names["metric"]) + mcode) * NUM_ARCHS + idx
+        cell = (dcode.astype(np.int64) * len(names["metric"]) + mcode) * sp.num_archs + idx
         clash = np.isin(cell, cell[no_seed]) & ~no_seed
         if clash.any():
             raise ValueError(f"rows without a seed (NA, or the old spelling seed {MEAN_SEED} for a mean over seeds) "
                              f"and per-seed rows for the same (dataset, metric, arch_index): "
                              f"{example(np.flatnonzero(clash))}")
-    return _frame({"arch_index": idx, "arch": _arch_array()[idx], "dataset": names["dataset"][dcode],
+    return _frame({"arch_index": idx, "arch": _arch_array(sp)[idx], "dataset": names["dataset"][dcode],
                    "metric": names["metric"][mcode], "value": value, "seed": seed})
 
 
@@ -242,10 +250,11 @@ def _now() -> str:
 class GroundTruth:
     """A ground-truth table with its provenance.
 
-    ``ground_truth`` is a tidy DataFrame with exactly the columns ``arch_index`` (int, official NB201 index),
-    ``arch`` (str), ``dataset`` (str), ``metric`` (str, e.g. ``test_acc``, ``val_acc``, ``kd_acc``,
-    ``vanilla_acc``), ``value`` (float, accuracy in %) and ``seed`` (nullable int: the training seed, ``<NA>`` for
-    a value not tied to one seed; ``-1`` is read as ``<NA>``).
+    ``ground_truth`` is a tidy DataFrame with exactly the columns ``arch_index`` (int, the index in the table's
+    search space: ``metadata["space"]``, NB201's official index when absent), ``arch`` (str), ``dataset`` (str),
+    ``metric`` (str, e.g. ``test_acc``, ``val_acc``, ``kd_acc``, ``vanilla_acc``), ``value`` (float, accuracy
+    in %) and ``seed`` (nullable int: the training seed, ``<NA>`` for a value not tied to one seed; ``-1`` is read
+    as ``<NA>``).
     ``arch`` may be left out (it is derived from ``arch_index``), or ``arch_index`` may be left out (derived
     from ``arch``); when both are given they must agree. ``metadata`` is a JSON-serializable dict; the keys
     name, description, source, protocol, teacher, seeds, network, created and proxybench_version are filled
@@ -257,9 +266,9 @@ class GroundTruth:
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.ground_truth = _normalize_table(self.ground_truth)
         if not isinstance(self.metadata, Mapping):
             raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}")
+        self.ground_truth = _normalize_table(self.ground_truth, space_of(self.metadata))
         self.metadata = _complete_metadata(dict(self.metadata), self.ground_truth)
 
     @classmethod
@@ -279,6 +288,11 @@ class GroundTruth:
     @property
     def name(self) -> str:
         return str(self.metadata.get("name") or "")
+
+    @property
+    def space(self) -> SearchSpace:
+        """The search space of the architectures (``metadata["space"]``; NB201 when the metadata names none)."""
+        return space_of(self.metadata)
 
     def __len__(self) -> int:
         return len(self.ground_truth)
@@ -393,7 +407,7 @@ class GroundTruth:
         both the values of the present ones and the list of absent ones.
         """
         idx = [int(i) for i in indices]
-        _check_indices(np.asarray(idx, dtype=np.int64), "arch index")
+        _check_indices(np.asarray(idx, dtype=np.int64), "arch index", self.space)
         full = self.table(first, second, dataset=dataset, metric=metric, aggregate=aggregate)
         present = [i for i in idx if i in full.index]
         missing = [i for i in idx if i not in full.index]
@@ -424,7 +438,7 @@ class GroundTruth:
         """Read a file written by :meth:`save`, validating its structure."""
         path = Path(path)
         cols, metadata = pbgt.read(path)
-        cols["arch"] = _arch_array()[cols["arch_index"]]
+        cols["arch"] = _arch_array(space_of(metadata))[cols["arch_index"]]
         return cls._trusted(_frame(cols), metadata, path)
 
 

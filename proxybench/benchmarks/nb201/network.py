@@ -101,7 +101,8 @@ class NB201Network(nn.Module):
     """The NB201 network for one cell. ``forward`` returns logits.
 
     ``forward_features(x)`` returns a dict with ``stem``, ``stage1``, ``stage2``, ``stage3`` (per-stage
-    outputs), ``pre_pool`` (after the final BN-ReLU, before global pooling), ``pooled`` and ``logits``.
+    outputs), ``pre_pool`` (after the final BN-ReLU, before global pooling), ``pooled`` and ``logits``;
+    ``block_features(x)`` the stem output and every block's output (AZ-NAS's cell features).
     ``classifier`` is the final ``nn.Linear``; ``feature_dim`` its input width.
     """
 
@@ -150,6 +151,16 @@ class NB201Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)["logits"]
+
+    def block_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem output and every block's output (cells and reduction blocks, in order), graph kept."""
+        h = self.stem(x)
+        feats = [h]
+        for stage in self.stages:
+            for block in stage:
+                h = block(h)
+                feats.append(h)
+        return feats
 
     def extra_repr(self) -> str:
         return f"arch={self.arch!r}, C={self.C}, N={self.N}, num_classes={self.num_classes}"
