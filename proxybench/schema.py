@@ -55,7 +55,12 @@ PER_PAIR = "per_pair"
 """The agreement of one pair of ground-truth seeds (``seed_a``, ``seed_b``)."""
 STD_OVER_PAIRS = "std_over_pairs"
 """The sample standard deviation (ddof 1) of the per-pair agreements."""
-NOISE_CEILING_AGGREGATES: tuple[str, ...] = (MEAN_OVER_PAIRS, PER_PAIR, STD_OVER_PAIRS)
+ALL_SEEDS = "all_seeds"
+"""ICC(1) of the ground truth from every seed of every architecture with two or more (``statistic == "icc1"``)."""
+ATTENUATION_CEILING = "attenuation_ceiling"
+"""The highest Kendall tau / Spearman rho any proxy can reach with one run, given the ICC(1)."""
+NOISE_CEILING_AGGREGATES: tuple[str, ...] = (MEAN_OVER_PAIRS, PER_PAIR, STD_OVER_PAIRS, ALL_SEEDS,
+                                             ATTENUATION_CEILING)
 
 CORRELATION_STATISTICS: tuple[str, ...] = ("kendall", "spearman", "pearson")
 
@@ -110,15 +115,18 @@ NOISE_CEILING = Table("noise_ceiling", "seed-to-seed agreement of the benchmark'
                                        "for; one row per (ground truth, statistic, aggregate, seed pair); values "
                                        "NaN below 10 architectures", (
     Column("ground_truth", "str", "as in the correlations table"),
-    Column("statistic", "str", "kendall | spearman"),
-    Column("aggregate", "str", "mean_over_pairs (the headline) | per_pair | std_over_pairs"),
+    Column("statistic", "str", "kendall | spearman | icc1 (the ground truth's intraclass correlation ICC(1))"),
+    Column("aggregate", "str", "mean_over_pairs (the headline) | per_pair | std_over_pairs | all_seeds (the "
+                               "icc1 row) | attenuation_ceiling (sqrt(ICC) as tau / rho: the most a proxy can reach "
+                               "with one run)"),
     Column("seed_a", "Int64 (nullable)", "first ground-truth seed of a per_pair row; missing otherwise"),
     Column("seed_b", "Int64 (nullable)", "second ground-truth seed of a per_pair row; missing otherwise"),
     Column("value", "float", "the correlation between the two seeds' values (or its mean / std over pairs)"),
     Column("ci_low", "float", "bootstrap CI of the headline over architectures (NaN otherwise)"),
     Column("ci_high", "float", "bootstrap CI of the headline over architectures (NaN otherwise)"),
-    Column("p_value", "float", "scipy's p-value of a per_pair row (NaN otherwise)"),
-    Column("n", "int", "architectures with a value for both seeds (the headline: with at least two seeds)"),
+    Column("p_value", "float", "scipy's p-value of a per_pair row; the F test's of the icc1 row (NaN otherwise)"),
+    Column("n", "int", "architectures with a value for both seeds (the headline, icc1 and ceiling rows: with at "
+                       "least two seeds)"),
 ))
 
 COMPARISONS = Table("comparisons", "paired-bootstrap differences of two correlations on the same architectures "
@@ -177,6 +185,7 @@ def markdown() -> str:
 
 __all__ = [
     "COMPARISONS", "CORRELATIONS", "CORRELATION_AGGREGATES", "CORRELATION_STATISTICS", "GROUND_TRUTH",
-    "MEAN_OVER_PAIRS", "MEAN_OVER_SEEDS", "NOISE_CEILING", "NOISE_CEILING_AGGREGATES", "PER_PAIR", "PER_SEED",
+    "ALL_SEEDS", "ATTENUATION_CEILING", "MEAN_OVER_PAIRS", "MEAN_OVER_SEEDS", "NOISE_CEILING",
+    "NOISE_CEILING_AGGREGATES", "PER_PAIR", "PER_SEED",
     "PREDICTOR", "SCORES", "SCORE_MEAN", "STD_OVER_PAIRS", "STD_OVER_SEEDS", "TABLES", "Column", "Table", "markdown",
 ]

@@ -128,8 +128,8 @@ def test_build_resume_and_export(tmp_path):
 
     meta = kdbench.export_ground_truth(tmp_path / "b", tmp_path / "gt.pbgt", name="tiny", dataset_label="toy-8")
     gt = load_benchmark(str(tmp_path / "gt.pbgt"))
-    assert set(gt.ground_truth["metric"]) == {"kd_acc", "vanilla_acc"}
-    assert len(gt.ground_truth) == 8 and gt.metadata["protocol"]["lr"] == 0.05
+    assert set(gt.ground_truth["metric"]) == {"kd_acc", "vanilla_acc", "kd_gain"}  # kd_gain derived on load
+    assert len(gt.ground_truth) == 8 + 4 and gt.metadata["protocol"]["lr"] == 0.05  # 8 runs, 4 (cell, seed) gains
     assert meta["summary"]["archs_with_both"] == 3
     assert "kendall_tau_kd_vs_vanilla" in meta["summary"]
 

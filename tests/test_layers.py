@@ -176,7 +176,7 @@ def test_data_layers_load_without_torch_and_fast():
                              timeout=120)
         probe = json.loads(out.stdout.strip().splitlines()[-1])
         assert probe["torch"] is False
-        assert probe["rows"] == 480
+        assert probe["rows"] == 720  # 480 runs + 240 derived kd_gain rows
         runs.append(probe)
     wall, cpu = min(r["seconds"] for r in runs), min(r["cpu"] for r in runs)
     print(f"\nload_benchmark('nb201-kd-fmnist16-v2') in a fresh interpreter: {wall * 1000:.0f} ms wall, "

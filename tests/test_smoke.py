@@ -27,8 +27,9 @@ def test_bundled_default_benchmark_and_teacher_checkpoint_load():
     gt = proxybench.load_benchmark(DEFAULT_BENCHMARK)
     assert gt.path.parent == gtm.BUNDLED_DIR
     build = gt.metadata["build"]
-    assert build["complete"] and gt.n_archs() == 200 and len(gt) == build["planned_runs"] == 480
-    assert [m for _, m in gt.pairs()] == ["kd_acc", "vanilla_acc"]
+    assert build["complete"] and gt.n_archs() == 200 and build["planned_runs"] == 480
+    assert len(gt) == 480 + 240  # the runs, and the KD gain of every (cell, seed) with both modes
+    assert [m for _, m in gt.pairs()] == ["kd_acc", "kd_gain", "vanilla_acc"]
     assert list(gt.ground_truth.columns) == list(schema.GROUND_TRUTH.names)
     spec = teacher_spec_from_metadata(gt.metadata, gt.path)
     assert spec is not None and spec.startswith("checkpoint:") and spec.endswith(".teacher.pt")
@@ -58,7 +59,7 @@ def test_cli_eval_default_proxies_on_the_default_benchmark(tmp_path, capsys):
     assert (scores["status"] == "ok").mean() > 0.9, scores[scores["status"] != "ok"]
     corr = pd.read_csv(run_dir / "correlations.csv")
     assert list(corr.columns) == list(schema.CORRELATIONS.names)
-    assert set(corr["ground_truth"]) == {"kd_acc", "vanilla_acc"}
+    assert set(corr["ground_truth"]) == {"kd_acc", "vanilla_acc", "kd_gain"}
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["teacher"]["trained"] and meta["config"]["execution"]["workers"] == 1
     assert (run_dir / "report.html").is_file() and (run_dir / "kd_vs_vanilla.csv").is_file()

@@ -77,6 +77,8 @@ HEADLINE = schema.SCORE_MEAN
 """The ``aggregate`` of the headline correlation rows."""
 NOISE_CEILING = "noise_ceiling"
 """The label of the noise ceiling beside the proxies in reports and figures (no proxy may take it)."""
+RELIABILITY_CEILING = "reliability_ceiling"
+"""The label of the attenuation ceiling (from the ground truth's ICC(1)) beside the proxies in tables."""
 NOISE_HEADLINE = schema.MEAN_OVER_PAIRS
 """The ``aggregate`` of the headline noise-ceiling rows."""
 NOISE_MIN_ARCHS = 10
@@ -329,8 +331,50 @@ def noise_ceiling(ground_truth: pd.DataFrame, name: str | Sequence[str] | None =
                                     lo=lo, hi=hi, n=n))
             spread.append(_noise_row(gname, s, schema.STD_OVER_PAIRS,
                                      float(vals.std(ddof=1)) if len(vals) > 1 else math.nan, n=n))
-        rows += heads + per_pair + spread
+        rows += heads + per_pair + spread + _reliability_rows(gname, values, statistics, enough, ci, n_resamples,
+                                                              method, confidence_level, seed)
     return _frame(rows, NOISE_COLUMNS, ("seed_a", "seed_b"))
+
+
+def _reliability_rows(gname, values, statistics, enough, ci, n_resamples, method, confidence_level, seed):
+    """ICC(1) of the seeds (``statistic == "icc1"``, ``aggregate == "all_seeds"``) and the attenuation ceiling it
+    puts on any proxy's correlation with one run (``aggregate == "attenuation_ceiling"``), per statistic
+    (:mod:`proxybench.analysis.reliability`)."""
+    from .reliability import ALL_SEEDS, CEILING, ICC, attenuation_ceiling, icc1, icc1_ci
+
+    n = values.shape[0]
+    res = icc1(values) if enough else {"icc": math.nan, "p_value": math.nan}
+    lo, hi = (icc1_ci(values, n_resamples=int(n_resamples), method=method, confidence_level=confidence_level,
+                      seed=seed) if ci and enough else (math.nan, math.nan))
+    rows = [_noise_row(gname, ICC, ALL_SEEDS, res["icc"], lo=lo, hi=hi, p=res["p_value"], n=n)]
+    for s in statistics:
+        if s in ("kendall", "spearman", "pearson"):
+            rows.append(_noise_row(gname, s, CEILING, attenuation_ceiling(res["icc"], s),
+                                   lo=attenuation_ceiling(lo, s), hi=attenuation_ceiling(hi, s), n=n))
+    return rows
+
+
+def reliability_headline(noise: pd.DataFrame | None, ground_truth: str) -> dict | None:
+    """ICC(1) of one ground truth from a noise-ceiling table, with its CI, n, verdict and the Kendall / Spearman
+    ceilings: ``{"icc", "ci_low", "ci_high", "n", "verdict", "kendall", "spearman", "text"}``; ``None`` without
+    ICC rows (tables written before they existed, or no architecture with two seeds)."""
+    from .reliability import ALL_SEEDS, CEILING, ICC, reliability_text, verdict
+
+    if noise is None or noise.empty:
+        return None
+    g = noise[noise["ground_truth"] == ground_truth]
+    row = g[(g["statistic"] == ICC) & (g["aggregate"] == ALL_SEEDS)]
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    ceil = g[g["aggregate"] == CEILING].set_index("statistic")["value"]
+    icc, lo, hi, n = float(r["value"]), float(r["ci_low"]), float(r["ci_high"]), int(r["n"])
+    if n < NOISE_MIN_ARCHS:
+        return {"icc": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": n, "verdict": "unknown",
+                "kendall": math.nan, "spearman": math.nan, "text": f"ICC(1): n too small (n={n} < {NOISE_MIN_ARCHS})"}
+    return {"icc": icc, "ci_low": lo, "ci_high": hi, "n": n, "verdict": verdict(icc, lo),
+            "kendall": float(ceil.get("kendall", math.nan)), "spearman": float(ceil.get("spearman", math.nan)),
+            "text": reliability_text(icc, lo, hi, n)}
 
 
 def noise_subset(ground_truth: pd.DataFrame, *, key: str = "arch_index") -> pd.DataFrame:
@@ -519,5 +563,6 @@ __all__ = [
     "benchmark_noise_ceiling", "best_percentile", "bootstrap_ci", "compare_correlations", "correlate",
     "ground_truth_names", "ground_truth_values", "headline", "join_key", "kd_vanilla_differences", "kd_vanilla_pairs",
     "noise_ceiling", "noise_headline", "noise_subset", "noise_text", "noise_value", "point_estimate",
-    "proxy_rank_correlation", "score_matrix", "seed_averaged", "topk_name", "topk_overlap",
+    "proxy_rank_correlation", "RELIABILITY_CEILING", "reliability_headline", "score_matrix", "seed_averaged",
+    "topk_name", "topk_overlap",
 ]

@@ -29,6 +29,7 @@ from .correlation import (
     correlate,
     noise_headline,
     noise_text,
+    reliability_headline,
 )
 from .report_render import render_html, render_markdown
 from .report_tables import (
@@ -82,6 +83,12 @@ def _summary(run: RunData, corr: pd.DataFrame | None, noise: pd.DataFrame | None
                 n = int(nc.loc["kendall", "n"])
                 text += (f"; the noise ceiling (seed-to-seed τ of the benchmark) is {value}, from {n} architectures"
                          if n >= NOISE_MIN_ARCHS else f"; noise ceiling: {value}")
+            rel = reliability_headline(noise, name)
+            if rel is not None:
+                text += f"; its {rel['text']}"
+                if rel["verdict"] == "unreliable":
+                    text += (f". **{name} does not repeat from seed to seed: no proxy can be ranked on it, and "
+                             "none of its correlations supports a conclusion**")
             parts.append(text + ".")
     parts.append(f"{n_err} scores failed and {n_nan} were non-finite (NaN/inf); an architecture is left out of a "
                  "proxy's correlations only when none of its seeds has a finite score.")

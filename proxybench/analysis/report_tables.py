@@ -25,6 +25,7 @@ from .correlation import (
     kd_vanilla_pairs,
     noise_headline,
     noise_text,
+    reliability_headline,
 )
 
 MAX_VALUE_CHARS = 300
@@ -195,6 +196,13 @@ def correlation_table(correlations: pd.DataFrame, ground_truth_name: str, noise:
             text = noise_text(nc_head.loc[s]) if s in nc_head.index else None
             cells.append(text or "–")
         cells += ["–"] * (len(header) - len(cells) - 4) + [str(n), "–", "–", "–"]
+        rows.append(cells)
+        classes.append("nc")
+    rel = reliability_headline(noise, ground_truth_name)
+    if rel is not None and math.isfinite(rel["icc"]):
+        cells = ["", f"reliability ceiling (ICC(1) {fmt(rel['icc'])}: {rel['verdict']})"]
+        cells += [fmt(rel[s]) if s in rel else "–" for s in main]
+        cells += ["–"] * (len(header) - len(cells) - 4) + [str(rel["n"]), "–", "–", "–"]
         rows.append(cells)
         classes.append("nc")
     return header, rows, classes

@@ -215,7 +215,7 @@ def _status(target: str) -> dict:
         kd = [n for n in list_benchmarks() if _is_kd_benchmark(n)]
         raise FileNotFoundError(f"{target} is not a kd-bench build directory (no runs.sqlite) nor a KD benchmark; "
                                 f"registered KD benchmarks: {', '.join(kd) or '(none)'}") from None
-    return summary.benchmark_status(bench.metadata)
+    return summary.benchmark_status(bench.metadata, bench.ground_truth)
 
 
 def _is_kd_benchmark(name: str) -> bool:

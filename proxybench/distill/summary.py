@@ -126,8 +126,74 @@ def summarize(runs: pd.DataFrame, *, n_resamples: int = 2000, confidence_level: 
             out[f"noise_tau_{mode}_ci"] = _round_pair(_noise_tau_ci(full, **boot), 4)
             out[f"noise_archs_{mode}"] = int(len(full))
             out[f"noise_std_{mode}"] = round(float(full.std(axis=1, ddof=1).mean()), 3)
+            out.update(_reliability(mode, full, boot))
+    gain = _gain_table(runs)
+    if gain.shape[1] >= 2 and len(gain.dropna()) >= 3:
+        full = gain.dropna()
+        taus = [kendalltau(full[a], full[b]).statistic for k, a in enumerate(full.columns)
+                for b in full.columns[k + 1:]]
+        out["noise_tau_kd_gain"] = round(float(np.mean(taus)), 4)
+        out["noise_tau_kd_gain_ci"] = _round_pair(_noise_tau_ci(full, **boot), 4)
+        out["noise_archs_kd_gain"] = int(len(full))
+        out["noise_std_kd_gain"] = round(float(full.std(axis=1, ddof=1).mean()), 3)
+        out.update(_reliability("kd_gain", full, boot))
+        both = runs.pivot_table(index=["arch_index", "seed"], columns="mode", values="test_acc").dropna()
+        out["kd_vs_vanilla_corrected_r"] = _round_or_none(corrected_correlation(both), 4)
     out.update(compute_hours(runs))
     return out
+
+
+def _gain_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """cells x seeds: KD minus vanilla accuracy of the same cell and seed (NaN where a mode is missing)."""
+    if runs.empty or not set(MODES) <= set(runs["mode"]):
+        return pd.DataFrame()
+    acc = runs.pivot_table(index=["arch_index", "seed"], columns="mode", values="test_acc")
+    return (acc["kd"] - acc["vanilla"]).unstack("seed")
+
+
+def _round_or_none(v: float, digits: int):
+    return round(float(v), digits) if math.isfinite(v) else None
+
+
+def _reliability(name: str, full: pd.DataFrame, boot: dict) -> dict:
+    """ICC(1) of a cells x seeds table with its bootstrap CI, and the ceiling it puts on any proxy's Kendall tau."""
+    from ..analysis.reliability import attenuation_ceiling, icc1, icc1_ci, verdict
+
+    values = full.to_numpy(dtype=float)
+    res = icc1(values)
+    lo, hi = icc1_ci(values, n_resamples=boot["n_resamples"], confidence_level=boot["confidence_level"],
+                     seed=boot["seed"])
+    return {f"icc_{name}": _round_or_none(res["icc"], 4), f"icc_{name}_ci": _round_pair((lo, hi), 4),
+            f"icc_{name}_verdict": verdict(res["icc"], lo),
+            f"tau_ceiling_{name}": _round_or_none(attenuation_ceiling(res["icc"], "kendall"), 4)}
+
+
+def corrected_correlation(paired: pd.DataFrame) -> float:
+    """Pearson r of KD and vanilla accuracy across cells, corrected for seed noise (Spearman's disattenuation):
+    the between-cell covariance component of the two modes (seeds paired within a cell) over the square root of
+    the product of their between-cell variance components, each the observed variance of cell means minus the
+    mean within-cell variance over the seeds divided by the seed count. Needs a ``(arch_index, seed)`` x
+    ``{kd, vanilla}`` table with >= 2 seeds on >= 3 cells; NaN otherwise or when a between-cell component is not
+    positive.
+
+    The covariance is reduced likewise by the within-cell covariance of the two modes over seeds (a KD and a
+    vanilla run of one seed share the initialisation and the batch order, so their noises may correlate). The
+    result estimates the correlation of the modes' noise-free cell accuracies (1.0: KD accuracy is vanilla accuracy
+    plus a constant); it can leave [-1, 1] by estimation error, and is reported as computed."""
+    df = paired.dropna()
+    k = df.groupby(level="arch_index").size()
+    cells = k[k >= 2].index
+    if len(cells) < 3:
+        return math.nan
+    df = df.loc[df.index.get_level_values("arch_index").isin(cells)]
+    g = df.groupby(level="arch_index")
+    means, var_within, n_seeds = g.mean(), g.var(ddof=1), g.size()
+    true_var = {m: means[m].var(ddof=1) - (var_within[m] / n_seeds).mean() for m in ("kd", "vanilla")}
+    cov_within = g.apply(lambda c: np.cov(c["kd"], c["vanilla"], ddof=1)[0, 1])
+    cov = np.cov(means["kd"], means["vanilla"], ddof=1)[0, 1] - (cov_within / n_seeds).mean()
+    if min(true_var.values()) <= 0:
+        return math.nan
+    return float(cov / math.sqrt(true_var["kd"] * true_var["vanilla"]))
 
 
 def build_description(build_dir: str | Path) -> dict:
@@ -268,15 +334,36 @@ def sweep_summary(sweep: pd.DataFrame | Sequence[dict]) -> list[dict]:
 STATUS_METADATA = ("name", "description", "dataset", "network", "build", "protocol_key")
 
 
-def benchmark_status(metadata: dict) -> dict:
-    """What ``kd-bench status`` prints for a bundled or exported KD benchmark, from its metadata only: the build's
-    figures (:func:`summarize`, as stored at export), the teacher and its accuracy, the recipe, the sweep (the
-    choice and :func:`sweep_summary` of its runs) and the build's completeness. Raises ``ValueError`` when the
-    metadata is not a KD benchmark's (no protocol or no summary)."""
+RELIABILITY_KEYS = ("icc_", "tau_ceiling_", "noise_tau_kd_gain", "noise_archs_kd_gain", "noise_std_kd_gain",
+                    "kd_vs_vanilla_corrected_r")
+
+
+def runs_from_ground_truth(table: pd.DataFrame) -> pd.DataFrame:
+    """A KD benchmark's ground truth (``kd_acc`` / ``vanilla_acc`` rows with seeds) as a run table
+    (arch_index, seed, mode, test_acc), for :func:`summarize`."""
+    modes = {"kd_acc": "kd", "vanilla_acc": "vanilla"}
+    rows = table[table["metric"].isin(list(modes)) & table["seed"].notna()]
+    return pd.DataFrame({"arch_index": rows["arch_index"].astype(int).to_numpy(),
+                         "seed": rows["seed"].astype(int).to_numpy(),
+                         "mode": rows["metric"].map(modes).to_numpy(),
+                         "test_acc": rows["value"].astype(float).to_numpy()})
+
+
+def benchmark_status(metadata: dict, table: pd.DataFrame | None = None, **options) -> dict:
+    """What ``kd-bench status`` prints for a bundled or exported KD benchmark: the build's figures
+    (:func:`summarize`, as stored at export in its metadata), the teacher and its accuracy, the recipe, the sweep
+    (the choice and :func:`sweep_summary` of its runs) and the build's completeness. With the benchmark's
+    ``table`` (its tidy ground truth), the reliability figures (ICC(1) of each mode and of the KD gain with CIs,
+    their ceilings on any proxy's tau, the gain's seed-to-seed tau, the noise-corrected KD-vs-vanilla r) are
+    computed from it (``options``: :func:`summarize`'s). Raises ``ValueError`` when the metadata is not a KD
+    benchmark's (no protocol or no summary)."""
     if not isinstance(metadata.get("protocol"), dict) or not isinstance(metadata.get("summary"), dict):
         raise ValueError(f"benchmark {metadata.get('name')!r} is not a KD benchmark (its metadata has no protocol "
                          "and build summary)")
     out = dict(metadata["summary"])
+    if table is not None:
+        fresh = summarize(runs_from_ground_truth(table), **options)
+        out.update({k: v for k, v in fresh.items() if k.startswith(RELIABILITY_KEYS)})
     out.update({k: metadata[k] for k in STATUS_METADATA if k in metadata})
     teacher = metadata.get("teacher")
     if isinstance(teacher, dict):

@@ -169,7 +169,15 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: 
     (VKDNW's ranking metric over the top 10%), the counts of failed (``errors``) and non-finite (``dropped``)
     scores; the noise ceiling (from the ``noise`` table) is the last row, or a note when too few architectures
     have two ground-truth seeds."""
-    from ..analysis.correlation import HEADLINE, HEADLINE_RANKING, NOISE_CEILING, NOISE_MIN_ARCHS, noise_headline
+    from ..analysis.correlation import (
+        HEADLINE,
+        HEADLINE_RANKING,
+        NOISE_CEILING,
+        NOISE_MIN_ARCHS,
+        RELIABILITY_CEILING,
+        noise_headline,
+        reliability_headline,
+    )
 
     if corr is None or corr.empty:
         return "no correlations: none of the scored architectures has a ground truth in the benchmark"
@@ -209,6 +217,16 @@ def format_correlations(corr: pd.DataFrame | None, scores: pd.DataFrame, noise: 
             else:
                 notes.append(f"noise ceiling: n too small ({n_nc} < {NOISE_MIN_ARCHS} architectures with >= 2 "
                              "ground-truth seeds in the benchmark); not shown")
+        rel = reliability_headline(noise, gt_name)
+        if rel is not None and math.isfinite(rel["icc"]):
+            row = {"proxy": RELIABILITY_CEILING, "kendall": rel["kendall"], "95% CI (tau)": "",
+                   "spearman": rel["spearman"], "pearson": math.nan, HEADLINE_RANKING: math.nan, "n": rel["n"],
+                   "errors": "", "dropped": ""}
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+            notes.append(f"reliability of {gt_name}: {rel['text']} ({RELIABILITY_CEILING})")
+            if rel["verdict"] == "unreliable":
+                notes.insert(0, f"WARNING: {gt_name} does not repeat from seed to seed; the correlations above "
+                                "cannot rank proxies on it")
         text = table.to_string(index=False, float_format=lambda v: f"{v:+.3f}", na_rep="nan")
         if table["n"].max() < 3:
             notes.append("fewer than 3 architectures with a ground truth: correlations are undefined")
