@@ -439,7 +439,9 @@ class GroundTruth:
         path = Path(path)
         cols, metadata = pbgt.read(path)
         cols["arch"] = _arch_array(space_of(metadata))[cols["arch_index"]]
-        return cls._trusted(_frame(cols), metadata, path)
+        from .derived import with_kd_gain
+
+        return cls._trusted(with_kd_gain(_frame(cols)), metadata, path)
 
 
 def _complete_metadata(meta: dict, table: pd.DataFrame) -> dict:
