@@ -145,3 +145,21 @@ def test_eval_table_shows_the_reliability_row_and_warns():
     scores = pd.DataFrame({"proxy": ["p"], "status": ["ok"]})
     text = format_correlations(corr, scores, noise)
     assert "reliability_ceiling" in text and "WARNING: d/kd_gain does not repeat from seed to seed" in text
+
+
+def test_regime_summary_ranks_candidates_by_the_reliability_of_their_gain():
+    from proxybench.distill.summary import regime_summary
+
+    rows = []
+    for name, signal in (("noise", 0.0), ("architectural", 3.0)):
+        t = _kd_table(signal, seed=7)
+        wide = t.pivot_table(index=["arch_index", "seed"], columns="metric", values="value").reset_index()
+        wide = wide.assign(candidate=name, kd_gain=wide["kd_acc"] - wide["vanilla_acc"])
+        rows.append(wide)
+    out = {e["candidate"]: e for e in regime_summary(pd.concat(rows), n_resamples=300)}
+    assert out["noise"]["cells"] == out["architectural"]["cells"] == 24 and out["noise"]["runs"] == 72
+    assert out["noise"]["icc_kd_gain_verdict"] == "unreliable"
+    assert out["architectural"]["icc_kd_gain_ci"][0] > 0.5 and out["architectural"]["icc_kd_gain_verdict"] == "reliable"
+    assert out["noise"]["kd_vs_vanilla_corrected_r"] == pytest.approx(1.0, abs=0.1)
+    assert out["architectural"]["kd_vs_vanilla_corrected_r"] < 0.9
+    assert out["noise"]["kd_gain_ci"][0] < out["noise"]["kd_gain_mean"] < out["noise"]["kd_gain_ci"][1]

@@ -331,6 +331,56 @@ def sweep_summary(sweep: pd.DataFrame | Sequence[dict]) -> list[dict]:
     return sorted(out, key=lambda e: -e.get("mean_gain", -math.inf))
 
 
+def regime_summary(sweep: pd.DataFrame, *, n_resamples: int = 2000, confidence_level: float = 0.95,
+                   seed: int = 0) -> list[dict]:
+    """One entry per candidate of a replicated regime pilot (:func:`sweep_table`'s rows, several seeds per cell),
+    in the candidates' order: cells and runs with both accuracies; the mean KD gain over cells (each cell's gain
+    averaged over its seeds) with a bootstrap CI over cells; ``kd_better_fraction``; the gain's ICC(1) with its CI
+    and verdict, its seed-to-seed Kendall tau with CI and the ceiling it puts on any proxy's tau; the ICC(1) of
+    the KD and the vanilla accuracy; the noise-corrected KD-vs-vanilla r (:func:`corrected_correlation`); the
+    vanilla and KD accuracy ranges of the cell means. A choice among candidates should rest on
+    ``icc_kd_gain_ci[0]``, the lower end of the gain's ICC CI."""
+    from scipy.stats import kendalltau
+
+    from ..analysis.reliability import attenuation_ceiling, icc1, icc1_ci, verdict
+
+    boot = dict(n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+    out = []
+    for name, g in sweep.groupby("candidate", sort=False):
+        g = g.dropna(subset=["kd_acc", "vanilla_acc"])
+        entry: dict = {"candidate": str(name), "cells": int(g["arch_index"].nunique()), "runs": int(len(g))}
+        if g["arch_index"].nunique() < 3:
+            out.append(entry)
+            continue
+        cell = g.groupby("arch_index")[["kd_acc", "vanilla_acc", "kd_gain"]].mean()
+        entry["kd_gain_mean"] = round(float(cell["kd_gain"].mean()), 3)
+        entry["kd_gain_ci"] = _round_pair(_mean_ci(cell["kd_gain"].to_numpy(), **boot), 3)
+        entry["kd_better_fraction"] = round(float((cell["kd_gain"] > 0).mean()), 3)
+        entry["vanilla_acc_range"] = [round(float(cell["vanilla_acc"].min()), 2),
+                                      round(float(cell["vanilla_acc"].max()), 2)]
+        entry["kd_acc_range"] = [round(float(cell["kd_acc"].min()), 2), round(float(cell["kd_acc"].max()), 2)]
+        for metric in ("kd_gain", "kd_acc", "vanilla_acc"):
+            wide = g.pivot_table(index="arch_index", columns="seed", values=metric)
+            res = icc1(wide.to_numpy(dtype=float))
+            lo, hi = icc1_ci(wide.to_numpy(dtype=float), **boot) if res["n"] >= 3 else (math.nan, math.nan)
+            entry[f"icc_{metric}"] = _round_or_none(res["icc"], 3)
+            entry[f"icc_{metric}_ci"] = _round_pair((lo, hi), 3)
+            if metric == "kd_gain":
+                entry["icc_kd_gain_verdict"] = verdict(res["icc"], lo)
+                entry["tau_ceiling_kd_gain"] = _round_or_none(attenuation_ceiling(res["icc"]), 3)
+                full = wide.dropna()
+                if full.shape[1] >= 2 and len(full) >= 3:
+                    taus = [kendalltau(full[a], full[b]).statistic for k, a in enumerate(full.columns)
+                            for b in full.columns[k + 1:]]
+                    entry["noise_tau_kd_gain"] = round(float(np.mean(taus)), 3)
+                    entry["noise_tau_kd_gain_ci"] = _round_pair(_noise_tau_ci(full, **boot), 3)
+        paired = g.set_index(["arch_index", "seed"])[["kd_acc", "vanilla_acc"]].rename(
+            columns={"kd_acc": "kd", "vanilla_acc": "vanilla"})
+        entry["kd_vs_vanilla_corrected_r"] = _round_or_none(corrected_correlation(paired), 3)
+        out.append(entry)
+    return out
+
+
 STATUS_METADATA = ("name", "description", "dataset", "network", "build", "protocol_key")
 
 
