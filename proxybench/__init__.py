@@ -1,4 +1,4 @@
-"""proxybench: how well do training-free proxies predict (distilled) accuracy on NAS-Bench-201?
+"""proxybench: how well do training-free proxies predict (distilled) accuracy on NAS-Bench-201 and DisWOT's S1?
 
 The public names below are imported on first use (PEP 562), so ``import proxybench`` and the command line's
 ``--help`` do not pay for torch, scipy and pandas until a command needs them.
@@ -14,6 +14,8 @@ _LAZY = {
     "correlate": ("proxybench.analysis", "correlate"),
     "evaluate": ("proxybench.api", "evaluate"),
     "list_benchmarks": ("proxybench.benchmarks.groundtruth", "list_benchmarks"),
+    "get_space": ("proxybench.benchmarks.spaces", "get_space"),
+    "list_spaces": ("proxybench.benchmarks.spaces", "list_spaces"),
     "load_benchmark": ("proxybench.benchmarks.groundtruth", "load_benchmark"),
     "list_proxies": ("proxybench.proxies", "list_proxies"),
     "score": ("proxybench.proxies", "score"),

@@ -21,7 +21,7 @@ def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
              arch_seed: int = 0, teacher_seed: int = 0, balanced: bool = False, threads: int | None = None,
              report: bool = True, quiet: bool = True, ci_resamples: int = 1000,
              metrics: str | Sequence[str] | None = None, ensembles: str | Sequence[str] | None = None,
-             ensemble_method: str | None = None) -> pd.DataFrame:
+             ensemble_method: str | None = None, space: str | None = None) -> pd.DataFrame:
     """Score proxies on a benchmark's architectures and return the tidy scores.
 
     One row per (arch_index, arch, proxy, seed) with ``score`` (higher = predicted better), ``seconds``,
@@ -30,7 +30,10 @@ def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
     :func:`proxybench.engine.run_eval` returns the correlations and run metadata as well.
 
     benchmark   registered name or ground-truth file (default: the shipped KD benchmark ``nb201-kd-fmnist16-v2``),
-                or a :class:`~proxybench.benchmarks.groundtruth.GroundTruth`
+                or a :class:`~proxybench.benchmarks.groundtruth.GroundTruth`; its metadata names its search space
+                (``diswot-s1-cifar100``: DisWOT's S1 ResNets)
+    space       search space of the benchmark's archs when its metadata names none (default: NB201); one that
+                contradicts the metadata is an error
     proxies     names and groups (``default``, ``standard``, ``teacher``, ``all``), a list or a comma-separated string
     archs       N (sampled with ``arch_seed`` from the benchmark's archs), ``"all"``, a list of official indices
                 or arch strings, or a file of them (one per line)
@@ -62,7 +65,7 @@ def evaluate(benchmark: Any = None, proxies: str | Sequence[str] | None = None,
                             device=device, workers=workers, threads=threads, scheduler=scheduler, out=out,
                             formats=formats, report=report and out is not None, quiet=quiet,
                             ci_resamples=ci_resamples, metrics=metrics, ensembles=ensembles,
-                            ensemble_method=ensemble_method)
+                            ensemble_method=ensemble_method, space=space)
     result = run_eval(settings)
     df = result.scores.copy()
     bench = result.plan.benchmark

@@ -22,6 +22,9 @@ naming the proxy.
 
 The checks run on a small NB201 network (C=8, N=1, 10 classes), random 16 x 16 batches of 16 images and a
 random-init NB201 teacher.
+
+Search spaces have their own checks (:func:`check_space`, :func:`parametrize_with_space_checks`; see
+:data:`SPACE_CHECKS`): a third space is one module plus its ``@register_space`` and passes them like the others.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from .proxies import ProxyError, get_spec, list_proxies, make_context, score_man
 from .proxies.engine import run_proxy
 from .proxies.registry import BN_MODES, GROUPS
 
-__all__ = ["check_proxy", "parametrize_with_proxy_checks", "proxy_checks"]
+__all__ = ["SPACE_CHECKS", "check_proxy", "check_space", "parametrize_with_proxy_checks",
+           "parametrize_with_space_checks", "proxy_checks"]
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
 NUM_CLASSES = 10
@@ -388,4 +392,223 @@ def parametrize_with_proxy_checks(names: Iterable[str] | None = None):
 
     names = list_proxies() if names is None else list(names)
     cases = [pytest.param(n, c, id=f"{n}-{c.__name__}") for n in names for c in proxy_checks(n)]
+    return pytest.mark.parametrize("name, check", cases)
+
+
+# ---- search spaces -------------------------------------------------------------------------------------------------
+# A registered search space (:mod:`proxybench.benchmarks.spaces`) keeps its contract: a sound index order, clear errors
+# for bad architectures, networks with the interface the proxies read, exact counts, seeded builds, a mutation that
+# stays in the space and can be undone, and every proxy that does not require a feature the space lacks runs on its
+# networks. The networks are checked at 16 x 16 and 32 x 32 with 7 classes, on the first, a middle and the last
+# architecture (and every architecture's round trip when the space has at most 1,000).
+SPACE_CLASSES = 7
+
+
+def _space_archs(space) -> list[int]:
+    n = space.num_archs
+    return sorted({0, n // 2, n - 1})
+
+
+def _space_sample(space) -> list[int]:
+    n = space.num_archs
+    return list(range(n)) if n <= 1000 else sorted({*range(0, n, max(1, n // 200)), n - 1})
+
+
+def check_space_declaration(name: str) -> None:
+    """Registered under its name; a title, a description, an arch form and a paper; known features, ``stages``
+    among them; a default for every network setting."""
+    from .benchmarks.spaces import FEATURES, get_space
+
+    sp = get_space(name)
+    assert sp.name == name, f"registered as {name!r} but names itself {sp.name!r}"
+    for field in ("title", "description", "arch_form", "paper"):
+        assert isinstance(getattr(sp, field), str) and getattr(sp, field).strip(), f"no {field}"
+    assert set(sp.features) <= set(FEATURES), f"unknown features {sorted(set(sp.features) - set(FEATURES))}"
+    assert "stages" in sp.features, "every space's networks give forward_features by stage ('stages')"
+    assert set(sp.network_defaults) == set(sp.network_keys), (
+        f"network defaults {sorted(sp.network_defaults)} do not match the settings {list(sp.network_keys)}")
+    assert sp.check_network() == dict(sp.network_defaults), "check_network() does not return the defaults"
+
+
+def check_space_index_order(name: str) -> None:
+    """Distinct canonical strings; index -> string -> index, ``parse_arch`` of an index or a string, and
+    ``canonical`` agree."""
+    from .benchmarks.spaces import get_space
+
+    sp = get_space(name)
+    archs = list(sp.all_archs())
+    assert archs and all(isinstance(a, str) and a for a in archs), "all_archs() must list non-empty strings"
+    assert len(set(archs)) == len(archs) == sp.num_archs, "the arch strings are not distinct"
+    for i in _space_sample(sp):
+        a = sp.index_to_arch(i)
+        assert a == archs[i], f"index_to_arch({i}) = {a!r}, all_archs()[{i}] = {archs[i]!r}"
+        assert sp.arch_to_index(a) == i, f"arch_to_index({a!r}) = {sp.arch_to_index(a)}, expected {i}"
+        assert sp.parse_arch(a) == a, f"parse_arch({a!r}) = {sp.parse_arch(a)!r}: a canonical string must stay"
+        assert sp.parse_arch(i) == a, f"parse_arch({i}) = {sp.parse_arch(i)!r}, expected {a!r}"
+        assert sp.canonical(a) == (i, a), f"canonical({a!r}) = {sp.canonical(a)}"
+
+
+def check_space_bad_archs(name: str) -> None:
+    """A bad architecture (an index out of range, a bool, an unknown string) is a ``ValueError`` naming it."""
+    from .benchmarks.spaces import get_space
+
+    sp = get_space(name)
+    for bad in (sp.num_archs, -1, True, "no-such-architecture", None):
+        try:
+            sp.parse_arch(bad)
+        except ValueError as exc:
+            assert repr(bad) in str(exc) or str(bad) in str(exc), f"the error for {bad!r} does not name it: {exc}"
+        else:
+            raise AssertionError(f"parse_arch({bad!r}) was accepted")
+    for bad in (sp.num_archs, -1):
+        try:
+            sp.index_to_arch(bad)
+        except ValueError as exc:
+            assert str(sp.num_archs - 1) in str(exc), f"the error for index {bad} does not give the valid range: {exc}"
+        else:
+            raise AssertionError(f"index_to_arch({bad}) was accepted")
+    try:
+        sp.check_network({"no_such_setting": 1})
+    except ValueError as exc:
+        assert "no_such_setting" in str(exc), f"the error does not name the unknown setting: {exc}"
+    else:
+        raise AssertionError("check_network accepted an unknown setting")
+
+
+def check_space_networks(name: str) -> None:
+    """Networks of the first, a middle and the last architecture: logits of the classes; ``forward_features``
+    with ``stem``, ``stage1..3`` (4-D), ``pre_pool``, ``pooled`` (``feature_dim`` wide) and ``logits`` equal to
+    ``forward``; ``classifier`` the final ``nn.Linear``; ``block_features`` ending in ``stage3`` with the
+    ``blocks`` feature; an NB201 network with ``nb201-cell``; in_channels honoured."""
+    from .benchmarks.spaces import get_space
+
+    sp = get_space(name)
+    g = torch.Generator().manual_seed(0)
+    for i in _space_archs(sp):
+        for res, channels in ((32, 3), (16, 1)):
+            net = sp.build_network(i, SPACE_CLASSES, channels, seed=0).eval()
+            x = torch.randn(4, channels, res, res, generator=g)
+            with torch.no_grad():
+                logits = net(x)
+                feats = net.forward_features(x)
+            assert tuple(logits.shape) == (4, SPACE_CLASSES), f"arch {i}: logits of shape {tuple(logits.shape)}"
+            for key in ("stem", "stage1", "stage2", "stage3", "pre_pool", "pooled", "logits"):
+                assert key in feats, f"arch {i}: forward_features lacks {key!r}"
+            for key in ("stem", "stage1", "stage2", "stage3", "pre_pool"):
+                assert feats[key].dim() == 4, f"arch {i}: feature {key!r} is not a 4-D map"
+            assert torch.equal(feats["logits"], logits), f"arch {i}: forward_features' logits differ from forward"
+            head = net.classifier
+            assert isinstance(head, nn.Linear) and head.out_features == SPACE_CLASSES, "classifier is not the head"
+            assert tuple(feats["pooled"].shape) == (4, net.feature_dim) == (4, head.in_features), (
+                f"arch {i}: pooled {tuple(feats['pooled'].shape)}, feature_dim {net.feature_dim}")
+            if "blocks" in sp.features:
+                with torch.no_grad():
+                    blocks = net.block_features(x)
+                assert len(blocks) >= 2 and all(b.dim() == 4 for b in blocks), f"arch {i}: bad block_features"
+                assert torch.equal(blocks[-1], feats["stage3"]), f"arch {i}: the last block is not stage3"
+            if "nb201-cell" in sp.features:
+                from .benchmarks.nb201.network import NB201Network
+
+                assert isinstance(net, NB201Network), f"declares nb201-cell but builds {type(net).__name__}"
+
+
+def check_space_seeding(name: str) -> None:
+    """The same seed gives bitwise-identical weights, another seed others; the caller's RNG is untouched."""
+    from .benchmarks.spaces import get_space
+
+    sp = get_space(name)
+    i = _space_archs(sp)[-1]
+    before = torch.random.get_rng_state()
+    a = sp.build_network(i, SPACE_CLASSES, seed=3).state_dict()
+    assert torch.equal(before, torch.random.get_rng_state()), "build_network(seed=...) moved the global RNG"
+    b = sp.build_network(i, SPACE_CLASSES, seed=3).state_dict()
+    c = sp.build_network(i, SPACE_CLASSES, seed=4).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a), "the same seed gave different weights"
+    assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point()), "two seeds gave the same weights"
+
+
+def check_space_counts(name: str) -> None:
+    """``counts`` equals the parameters and the hook-measured FLOPs (both conventions) of the built network."""
+    from .benchmarks.nb201.counts import count_flops, count_params
+    from .benchmarks.spaces import FLOP_CONVENTIONS, get_space
+
+    sp = get_space(name)
+    for i in _space_archs(sp):
+        for res, classes in ((32, SPACE_CLASSES), (16, 100)):
+            net = sp.build_network(i, classes, 3, seed=0)
+            for conv in FLOP_CONVENTIONS:
+                params, flops = sp.counts(i, num_classes=classes, in_channels=3, resolution=res, convention=conv)
+                assert math.isclose(params, count_params(net), rel_tol=0, abs_tol=1e-12), (
+                    f"arch {i}: counts gives {params} M params, the network has {count_params(net)}")
+                measured = count_flops(net, (3, res, res), conv)
+                assert math.isclose(flops, measured, rel_tol=1e-12, abs_tol=1e-9), (
+                    f"arch {i}, {res}px, {conv}: counts gives {flops} M FLOPs, measured {measured}")
+
+
+def check_space_mutation(name: str) -> None:
+    """``neighbours``: distinct valid indices other than the arch itself, the same on every call, and symmetric
+    (a mutation can be undone); ``excluded``: none, or a flag per arch with a reason, not every arch excluded."""
+    from .benchmarks.spaces import get_space
+
+    sp = get_space(name)
+    for i in _space_sample(sp)[:64]:
+        nb = sp.neighbours(i)
+        assert nb and len(set(nb)) == len(nb), f"arch {i}: neighbours {nb} are empty or repeat"
+        assert i not in nb and all(0 <= j < sp.num_archs for j in nb), f"arch {i}: bad neighbours {nb}"
+        assert sp.neighbours(i) == nb, f"arch {i}: neighbours differ between calls"
+        assert all(i in sp.neighbours(j) for j in nb), f"arch {i}: a mutation cannot be undone"
+    flags, reason = sp.excluded()
+    if flags is not None:
+        assert len(flags) == sp.num_archs and flags.dtype == bool, "excluded() flags must be one bool per arch"
+        assert reason and not flags.all(), "excluded() needs a reason and must leave some architectures"
+
+
+def check_space_proxies(name: str) -> None:
+    """Every registered proxy whose requirements the space meets runs on a network of the space (status ok or a
+    reasoned non-finite score); the others are named as not applicable."""
+    from .benchmarks.spaces import get_space
+    from .proxies import not_applicable
+
+    sp = get_space(name)
+    i = min(range(sp.num_archs), key=lambda k: sp.counts(k, num_classes=NUM_CLASSES, resolution=16)[0]) \
+        if sp.num_archs <= 1000 else 0
+    net = sp.build_network(i, NUM_CLASSES, 3, seed=0)
+    teacher = sp.build_network(_space_archs(sp)[-1], NUM_CLASSES, 3, seed=7).eval()
+    runnable = [p for p in list_proxies() if not_applicable(p, sp) is None]
+    batches = make_batches(max(get_spec(p).batches for p in runnable))
+    x, y = batches[0]
+    ctx = make_context(net, x, y, batches=batches, teacher=teacher, seed=0, num_classes=NUM_CLASSES,
+                       arch=sp.index_to_arch(i))
+    failed = [f"{r.proxy}: {r.error}" for r in score_many(runnable, ctx) if r.status not in ("ok", "nan")]
+    assert not failed, f"{len(failed)} applicable proxies fail on arch {i}: " + "; ".join(failed)
+
+
+SPACE_CHECKS = (check_space_declaration, check_space_index_order, check_space_bad_archs, check_space_networks,
+                check_space_seeding, check_space_counts, check_space_mutation, check_space_proxies)
+
+
+def check_space(name: str) -> None:
+    """Run every check of :data:`SPACE_CHECKS` on search space ``name``; raises ``AssertionError`` listing each
+    failure."""
+    failures = []
+    for check in SPACE_CHECKS:
+        try:
+            check(name)
+        except AssertionError as exc:
+            failures.append(f"{check.__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"{check.__name__}: {type(exc).__name__}: {exc}")
+    if failures:
+        raise AssertionError(f"search space {name!r} fails {len(failures)} check(s):\n  " + "\n  ".join(failures))
+
+
+def parametrize_with_space_checks(names: Iterable[str] | None = None):
+    """A ``pytest.mark.parametrize("name, check", ...)`` over every (search space, check) pair; ``names`` defaults
+    to every registered space. The test body is ``check(name)``."""
+    import pytest
+
+    from .benchmarks.spaces import list_spaces
+
+    names = list_spaces() if names is None else list(names)
+    cases = [pytest.param(n, c, id=f"{n}-{c.__name__}") for n in names for c in SPACE_CHECKS]
     return pytest.mark.parametrize("name, check", cases)

@@ -138,7 +138,7 @@ def md5(path: Path) -> str:
 
 def test_names_and_aliases():
     assert ds.DATASETS == ("cifar10", "cifar100", "imagenet16-120", "fashion-mnist", "fashion-mnist-sample",
-                           "synthetic")
+                           "cifar100-sample", "synthetic")
     for alias, canon in [("CIFAR10", "cifar10"), ("cifar-100", "cifar100"), ("ImageNet16-120", "imagenet16-120"),
                          ("imagenet16_120", "imagenet16-120"), ("fmnist", "fashion-mnist"),
                          ("Fashion_MNIST", "fashion-mnist"), ("FashionMNIST", "fashion-mnist"),

@@ -18,7 +18,7 @@ from proxybench.search import (
     EnsembleFitness,
     Evaluation,
     ScoreBook,
-    SearchSpace,
+    SearchDomain,
     judge,
     parse_budget,
     parse_fitness,
@@ -50,8 +50,8 @@ def synthetic_table(seed: int = 0) -> pd.Series:
     return pd.Series(acc, index=pd.RangeIndex(NUM_ARCHS, name="arch_index"), name="synthetic/acc")
 
 
-def _space(**kw) -> SearchSpace:
-    return SearchSpace(**kw)
+def _space(**kw) -> SearchDomain:
+    return SearchDomain(**kw)
 
 
 def _search(fitness, space, algorithm="evolution", seed=0, **kw) -> ScoreBook:

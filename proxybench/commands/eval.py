@@ -6,7 +6,7 @@ import logging
 import sys
 
 NAME = "eval"
-HELP = "score proxies on NB201 networks and correlate them with stored (KD) accuracies"
+HELP = "score proxies on a benchmark's networks and correlate them with stored (KD) accuracies"
 ORDER = 10
 DESCRIPTION = """\
 Score training-free proxies on the architectures of a benchmark and correlate them with its stored accuracies.
@@ -30,6 +30,7 @@ examples:
   proxybench eval --proxies standard --archs all --workers 2 --out runs/std
   proxybench eval --out runs/std                    # resume an interrupted run
   proxybench eval --benchmark nb201-cifar10.pbgt --data cifar10 --data-root ~/data --archs 200
+  proxybench eval --benchmark diswot-s1-cifar100 --proxies all --teacher resnet56   # DisWOT's S1, 64 ResNets
   proxybench eval --archs my_archs.txt --teacher resnet20 --format csv,parquet
   proxybench eval --scheduler tcp://10.0.0.5:8786 --archs all
   proxybench eval --network C=8,N=1 --batch-size 32 --archs 20 --quiet
@@ -46,6 +47,9 @@ def add_arguments(p) -> None:
                    help="registered benchmark or ground-truth file (default: nb201-kd-fmnist16-v2)")
     g.add_argument("--proxies", metavar="LIST|all", default=None,
                    help="comma-separated proxy names and groups (default, standard, teacher, all); default: 'default'")
+    g.add_argument("--space", metavar="NAME", default=None,
+                   help="search space of the benchmark's architectures (see 'proxybench list spaces'); default: the "
+                        "one its metadata names (NB201 when it names none)")
     g.add_argument("--archs", metavar="N|all|FILE", default="all",
                    help="N archs sampled from the benchmark (with --arch-seed), 'all' (default), comma-separated "
                         "indices, or a file of official indices / arch strings, one per line")
@@ -77,7 +81,8 @@ def add_arguments(p) -> None:
                         "see 'proxybench list teachers'")
     d.add_argument("--teacher-seed", type=int, default=0, metavar="S", help="init seed of a random-init teacher")
     d.add_argument("--network", metavar="K=V,...", default=None,
-                   help="override the benchmark's network config: C (channels), N (cells per stage), init")
+                   help="override the benchmark's network config: init, and the space's settings (NB201: C "
+                        "channels, N cells per stage)")
     d.add_argument("--option", action="append", metavar="K=V", default=None,
                    help="proxy option (repeatable), e.g. temperature=4: each must be declared by a proxy of the run "
                         "and is checked against its type (see 'proxybench list proxies --verbose')")
@@ -130,7 +135,8 @@ def run(args) -> int:
         teacher=args.teacher, teacher_seed=args.teacher_seed, network=args.network, options=args.option,
         device=args.device, workers=args.workers, threads=args.threads, scheduler=args.scheduler, out=args.out,
         formats=args.format, report=not args.no_report, quiet=args.quiet, ci_resamples=args.ci_resamples,
-        restart=args.restart, metrics=args.metric, ensembles=args.ensemble, ensemble_method=args.ensemble_method)
+        restart=args.restart, metrics=args.metric, ensembles=args.ensemble, ensemble_method=args.ensemble_method,
+        space=args.space)
     if args.ci_resamples < 0:
         raise ValueError(f"--ci-resamples must be >= 0, got {args.ci_resamples}")
     try:
@@ -142,6 +148,8 @@ def run(args) -> int:
     head = (f"{plan.benchmark_name}: {len(plan.archs)} archs x {len(plan.seeds)} seed(s) x {len(plan.proxies)} "
             f"proxies; inputs {plan.data['resolution']}px, {plan.data['channels']} ch, batch "
             f"{plan.data['batch_size']}")
+    if plan.space != "nb201":
+        head += f"; search space {plan.space}"
     if plan.teacher is not None:
         head += f"; teacher {plan.teacher_info.get('description')}"
     print(head)
@@ -149,6 +157,8 @@ def run(args) -> int:
     if plan.data.get("synthetic"):
         print("WARNING: synthetic (Gaussian noise) inputs: these correlations are not comparable with results on "
               "real images")
+    for proxy, why in plan.not_applicable.items():
+        print(f"{proxy}: {why} (stored with status error)")
     print(format_correlations(result.correlations, result.scores, result.noise_ceiling))
     kd_text = format_kd_vs_vanilla(result.kd_vs_vanilla)
     if kd_text:

@@ -7,7 +7,7 @@ import sys
 import time
 
 NAME = "groundtruth"
-HELP = "import ground-truth accuracy tables (NB201 .pth, NATS-Bench, KD JSON, CSV) and show them"
+HELP = "import ground-truth accuracy tables (NB201 .pth, NATS-Bench, KD JSON, DisWOT S1 text, CSV) and show them"
 ORDER = 60
 DESCRIPTION = (
     "Import trained-accuracy tables once into a compact .pbgt file (a few MB, read in well under a second),\n"
@@ -25,6 +25,7 @@ EPILOG = (
     "--name nb201 --register\n"
     "  proxybench groundtruth import --from json kd.json --dataset cifar100 --metric kd_acc --teacher resnet110 "
     "--out kd.pbgt\n"
+    "  proxybench groundtruth import --from diswot-txt s1-gt-kd.txt --metric kd_acc --out s1-kd.pbgt\n"
     "  proxybench groundtruth show nb201.pbgt\n"
     "  proxybench groundtruth list"
 )
@@ -33,10 +34,11 @@ EPILOG = (
 def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="groundtruth_command", metavar="ACTION", required=True)
     imp = sub.add_parser("import", help="read a source table and write a compact ground-truth file",
-                         description="Read NB201 .pth / NATS-Bench / KD JSON / CSV and write a .pbgt file. "
-                                     "Nothing is written when the input is missing or unreadable.")
-    imp.add_argument("--from", dest="kind", required=True, choices=["nb201", "nats", "json", "csv"],
-                     help="format of PATH")
+                         description="Read NB201 .pth / NATS-Bench / KD JSON / DisWOT S1 text / CSV and write a "
+                                     ".pbgt file. Nothing is written when the input is missing or unreadable.")
+    imp.add_argument("--from", dest="kind", required=True, choices=["nb201", "nats", "json", "csv", "diswot-txt"],
+                     help="format of PATH (diswot-txt: DisWOT's S1 tables, '<arch code> <accuracy>' per line, on the "
+                          "diswot-s1 search space)")
     imp.add_argument("path", metavar="PATH", help="input file (or NATS-Bench archive directory)")
     imp.add_argument("--out", metavar="FILE", help="output file (.pbgt); required unless --register")
     imp.add_argument("--name", help="benchmark name stored in the metadata (and used by --register)")
@@ -54,16 +56,18 @@ def add_arguments(p) -> None:
                    help="nb201: use the full unpickler: about 20x faster than torch's safe loader (which reads "
                         "about 3 MB/s, ~30 min for the 4.7 GB v1_1 file), but it runs the file's pickle code: "
                         "official files only")
-    j = imp.add_argument_group("json / csv")
+    j = imp.add_argument_group("json / csv / diswot-txt")
     j.add_argument("--dataset", help="json: dataset of the accuracies (required); csv: dataset of columns that "
-                                     "do not follow <dataset>_<test|val|train|kd|vanilla>")
-    j.add_argument("--metric", default="kd_acc", help="json: metric name (default kd_acc)")
+                                     "do not follow <dataset>_<test|val|train|kd|vanilla>; diswot-txt: default "
+                                     "cifar100")
+    j.add_argument("--metric", default="kd_acc", help="json / diswot-txt: metric name (default kd_acc; the authors' "
+                                                       "vanilla table is vanilla_acc)")
     j.add_argument("--column", action="append", default=[], metavar="COL=DATASET/METRIC",
                    help="csv: use column COL as DATASET/METRIC (repeatable; default: every numeric column)")
     j.add_argument("--strict", action="store_true",
                    help="json / csv: refuse rows with null/NaN/inf/empty accuracies instead of dropping them")
-    j.add_argument("--teacher", help="json / csv: teacher description stored in the metadata")
-    j.add_argument("--protocol", help="json / csv: training protocol stored in the metadata")
+    j.add_argument("--teacher", help="json / csv / diswot-txt: teacher description stored in the metadata")
+    j.add_argument("--protocol", help="json / csv / diswot-txt: training protocol stored in the metadata")
 
     show = sub.add_parser("show", help="summary of a ground-truth file or registered benchmark")
     show.add_argument("target", metavar="FILE|NAME")
@@ -113,6 +117,11 @@ def _import(args) -> int:
             raise ValueError("--from json needs --dataset NAME (the dataset the accuracies were measured on)")
         gt = G.from_json(args.path, args.dataset, args.metric, teacher=args.teacher, protocol=args.protocol,
                          strict=args.strict, **common)
+    elif args.kind == "diswot-txt":
+        if args.column:
+            raise ValueError("--column applies to --from csv, not --from diswot-txt")
+        gt = G.from_diswot_txt(args.path, args.metric, args.dataset or "cifar100", teacher=args.teacher,
+                               protocol=args.protocol, **common)
     else:
         gt = G.from_csv(args.path, _parse_columns(args.column), dataset=args.dataset, teacher=args.teacher,
                         protocol=args.protocol, strict=args.strict, **common)

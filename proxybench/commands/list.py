@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 NAME = "list"
-HELP = "list proxies, benchmarks, teachers or datasets with one-line descriptions"
+HELP = "list proxies, benchmarks, search spaces, teachers or datasets with one-line descriptions"
 ORDER = 20
 DESCRIPTION = """\
 List what proxybench knows, one line each:
@@ -13,6 +13,8 @@ List what proxybench knows, one line each:
               reported is its negative), what it needs, its paper, and what it computes; with --verbose, every
               proxy's declaration: needs, BN mode, groups and options (type, default, valid values)
   benchmarks  bundled and imported ground-truth tables ('proxybench groundtruth import' adds one)
+  spaces      registered search spaces: architectures, how an architecture is written, the features their
+              networks offer to proxies that need them
   teachers    the accepted forms of a teacher spec (--teacher)
   datasets    image sets for the input batches (--data)
   groups      proxy groups accepted by --proxies
@@ -24,9 +26,10 @@ examples:
   proxybench list proxies --verbose     # each proxy's declaration and options (for --option K=V)
   proxybench list proxies swap zen -v   # the same for some proxies (or groups)
   proxybench list benchmarks
+  proxybench list spaces
   proxybench list teachers
 """
-WHATS = ("proxies", "benchmarks", "teachers", "datasets", "groups")
+WHATS = ("proxies", "benchmarks", "spaces", "teachers", "datasets", "groups")
 
 
 def add_arguments(p) -> None:
@@ -49,6 +52,7 @@ def _needs(spec) -> str:
         parts.append("gradients")
     if spec.teacher:
         parts.append("teacher")
+    parts += [r.feature for r in spec.requires if not r.when]
     return "+".join(parts)
 
 
@@ -115,6 +119,8 @@ def _details(name: str, s) -> str:
              f"  {_short(s.description or (s.fn.__doc__ or '').strip().split(chr(10) * 2)[0], 300)}"]
     if s.paper:
         lines.append(f"  paper: {s.paper}")
+    if s.requires:
+        lines.append("  requires: " + "; ".join(r.describe() for r in s.requires))
     if s.options:
         lines.append("  options:")
         lines += [f"    {o.describe()}" for o in s.options]
@@ -143,6 +149,12 @@ def run(args) -> int:
             print("no benchmark is registered; import one with 'proxybench groundtruth import'")
             return 0
         print(_table(rows, ("benchmark", "description")))
+    elif args.what == "spaces":
+        from ..benchmarks.spaces import all_spaces
+
+        rows = [(name, f"{sp.num_archs:,}", ", ".join(sorted(sp.features)), f"{sp.description}; archs: {sp.arch_form}")
+                for name, sp in all_spaces().items()]
+        print(_table(rows, ("space", "archs", "features", "description")))
     elif args.what == "teachers":
         from ..distill.teachers import list_teachers
 

@@ -173,18 +173,21 @@ def worker_name() -> str:
 
 
 def score_unit(job: Job, task: Task) -> UnitResult:
-    """Build the network of ``task`` once and score its proxies on it (passes shared)."""
-    from ..benchmarks import nb201
+    """Build the network of ``task`` once (in the search space the job's network config names) and score its
+    proxies on it (passes shared). A proxy that cannot run on the space's networks is not run: its result is an
+    error saying why (:func:`proxybench.engine.plan.inapplicable`)."""
     from ..proxies import make_context
+    from .models import build_student, network_space
+    from .plan import inapplicable
 
     if job.threads:
         torch.set_num_threads(int(job.threads))
     st = _state(job)
     t0 = time.perf_counter()
     net = job.network
+    skipped = inapplicable(task.proxies, network_space(net), job.options)
     with _BUILD_LOCK:
-        model = nb201.build_network(task.arch, C=net["C"], N=net["N"], num_classes=job.num_classes,
-                                    in_channels=job.in_channels, seed=task.seed, init=net.get("init", "default"))
+        model = build_student(net, task.arch, job.num_classes, job.in_channels, task.seed)
     model = model.to(st.device)
     build = time.perf_counter() - t0
 
@@ -193,9 +196,16 @@ def score_unit(job: Job, task: Task) -> UnitResult:
         return make_context(model, x, y, batches=batches, teacher=st.teacher, seed=task.seed,
                             num_classes=job.num_classes, arch=task.arch, **job.options)
 
-    scored = score_with_oom_split(task.proxies, make_ctx, st.batches[task.seed])
-    results = [(r.proxy, float(r.score), float(r.seconds), r.status, r.error or "", int(size))
-               for r, size in scored]
+    run = [p for p in task.proxies if p not in skipped]
+    batches = st.batches[task.seed]
+    scored = {r.proxy: (r, size) for r, size in (score_with_oom_split(run, make_ctx, batches) if run else [])}
+    results = []
+    for p in task.proxies:
+        if p in skipped:
+            results.append((p, math.nan, 0.0, "error", skipped[p], int(batches[0][0].shape[0])))
+        else:
+            r, size = scored[p]
+            results.append((r.proxy, float(r.score), float(r.seconds), r.status, r.error or "", int(size)))
     return UnitResult(arch_index=task.arch_index, arch=task.arch, seed=task.seed, results=results,
                       seconds=time.perf_counter() - t0, build_seconds=build,
                       batch_size=min(size for *_, size in results), worker=worker_name())

@@ -1,5 +1,5 @@
-"""The networks of a run: the students' NB201 config (:func:`resolve_network`) and the teacher of the KD-aware
-proxies (:func:`teacher_spec_from_metadata`, :func:`resolve_teacher`)."""
+"""The networks of a run: the students' config in their search space (:func:`resolve_network`) and the teacher of
+the KD-aware proxies (:func:`teacher_spec_from_metadata`, :func:`resolve_teacher`)."""
 
 from __future__ import annotations
 
@@ -19,21 +19,49 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolve_network(metadata: Mapping, overrides: Mapping | None) -> dict:
+def resolve_network(metadata: Mapping, overrides: Mapping | None, space: Any = None) -> dict:
+    """The students' network config: the benchmark's ``metadata["network"]`` with ``overrides``, for networks of
+    ``space`` (default: the benchmark's space, NB201 when its metadata names none).
+
+    NB201: ``{"C", "N", "init"}`` as always. Another space: ``{"space": NAME, **its settings, "init"}``, so that the
+    config names what to build (and a run's identity tells the spaces apart)."""
+    from ..benchmarks.spaces import get_space, space_of
     from ..initialization import INIT_SCHEMES
 
-    net = dict(_DEFAULT_NETWORK)
+    sp = space_of(metadata) if space is None else get_space(space)
+    if sp.name == "nb201":
+        keys, net = NETWORK_KEYS, dict(_DEFAULT_NETWORK)
+    else:
+        keys, net = (*sp.network_keys, "init"), {"space": sp.name, **sp.network_defaults, "init": "default"}
     meta = metadata.get("network") if isinstance(metadata.get("network"), Mapping) else {}
-    net.update({k: meta[k] for k in NETWORK_KEYS if k in meta})
+    net.update({k: meta[k] for k in keys if k in meta})
     for key, value in dict(overrides or {}).items():
-        if key not in NETWORK_KEYS:
-            raise ValueError(f"unknown network setting {key!r}; valid: {', '.join(NETWORK_KEYS)}")
+        if key not in keys:
+            raise ValueError(f"unknown network setting {key!r}; valid: {', '.join(keys)}")
         net[key] = value
-    net["C"] = _positive_int(net["C"], "network C (channels of the first stage)")
-    net["N"] = _positive_int(net["N"], "network N (cells per stage)")
+    if sp.name == "nb201":
+        net["C"] = _positive_int(net["C"], "network C (channels of the first stage)")
+        net["N"] = _positive_int(net["N"], "network N (cells per stage)")
+    else:
+        net.update(sp.check_network({k: net[k] for k in sp.network_keys}))
     if net["init"] not in INIT_SCHEMES:
         raise ValueError(f"unknown network init {net['init']!r}; valid: {', '.join(INIT_SCHEMES)}")
     return net
+
+
+def network_space(network: Mapping):
+    """The search space whose networks a network config (from :func:`resolve_network`) describes."""
+    from ..benchmarks.spaces import get_space
+
+    return get_space(network.get("space"))
+
+
+def build_student(network: Mapping, arch: Any, num_classes: int, in_channels: int, seed: int | None):
+    """The student network of ``arch`` for a network config (from :func:`resolve_network`), seeded."""
+    sp = network_space(network)
+    settings = {k: network[k] for k in sp.network_keys}
+    return sp.build_network(arch, num_classes, in_channels, seed=seed, init=network.get("init", "default"),
+                            **settings)
 
 
 _CHECKPOINT_KEYS = ("checkpoint", "weights", "path", "file")

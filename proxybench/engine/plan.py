@@ -110,6 +110,45 @@ def resolve_out(out: Any, name: str, *, run_store: bool = False) -> Path | None:
     return path
 
 
+def resolve_space(gt, space: Any = None):
+    """The benchmark, on ``space`` when given: a benchmark whose metadata names a space must name this one; one
+    that names none (read as NB201's) is read again as a table of ``space``'s architectures."""
+    from ..benchmarks.groundtruth import GroundTruth
+    from ..benchmarks.spaces import get_space
+
+    if space is None:
+        return gt
+    sp = get_space(space)
+    named = gt.metadata.get("space")
+    if named:
+        if named != sp.name:
+            raise ValueError(f"--space {sp.name!r} contradicts the benchmark {gt.name or gt.path!s}, whose "
+                             f"architectures are of search space {named!r}; drop --space")
+        return gt
+    if sp.name == gt.space.name:
+        return gt
+    try:
+        out = GroundTruth(gt.ground_truth.drop(columns=["arch"]), {**gt.metadata, "space": sp.name})
+    except ValueError as exc:
+        raise ValueError(f"the benchmark {gt.name or gt.path!s} is not a table of {sp.name} architectures: {exc}") \
+            from None
+    out.path = gt.path
+    return out
+
+
+def inapplicable(proxies: Sequence[str], space: Any, options: Mapping | None = None) -> dict[str, str]:
+    """``{proxy: why}`` for the proxies that cannot run on the networks of ``space`` (see
+    :func:`proxybench.proxies.not_applicable`)."""
+    from ..proxies import not_applicable
+
+    out = {}
+    for p in proxies:
+        why = not_applicable(p, space, options)
+        if why:
+            out[p] = why
+    return out
+
+
 # ---- the plan ------------------------------------------------------------------------------------------------------
 def make_plan(s: EvalSettings) -> Plan:
     """Check and resolve ``s`` (raises ``ValueError``/``FileNotFoundError`` naming the bad value)."""
@@ -131,13 +170,14 @@ def make_plan(s: EvalSettings) -> Plan:
         raise ValueError(f"bad --scheduler {s.scheduler!r}: give the dask scheduler address, e.g. "
                          "tcp://127.0.0.1:8786")
     device = resolve_device(s.device)
-    gt = resolve_benchmark(s.benchmark)
+    gt = resolve_space(resolve_benchmark(s.benchmark), s.space)
     name = benchmark_name(gt, s.benchmark)
     meta = gt.metadata
+    space = gt.space
     data = resolve_data(meta, gt.datasets(), s.data, s.data_root, batch_size, s.balanced)
     ground_truths, mnotes = resolve_metrics(gt, s.metrics, data)  # a bad --metric fails before data is loaded
     notes += mnotes
-    network = resolve_network(meta, parse_key_values(s.network, "network setting"))
+    network = resolve_network(meta, parse_key_values(s.network, "network setting"), space)
     options = parse_key_values(s.options, "proxy option")
     check_option_names(options)  # a typo fails before any data is loaded
     seeds = list(range(seeds_n))
@@ -149,9 +189,11 @@ def make_plan(s: EvalSettings) -> Plan:
     proxies, pnotes = resolve_proxies(s.proxies, teacher is not None)
     notes += pnotes
     check_options(proxies, options)
+    skipped = inapplicable(proxies, space, options)
+    notes += [f"proxy {p} is not scored: {why}; its rows are stored with status error" for p, why in skipped.items()]
     ensembles = resolve_ensembles(s.ensembles, proxies, s.ensemble_method)
     available = sorted(int(i) for i in gt.ground_truth["arch_index"].unique())
-    archs, anotes = resolve_archs(s.archs, arch_seed, available)
+    archs, anotes = resolve_archs(s.archs, arch_seed, available, space)
     notes += anotes
     check_run_size(len(archs), len(seeds), data, batches_needed(proxies))
     batches = plan_batches(images, data, seeds, proxies)
@@ -175,4 +217,4 @@ def make_plan(s: EvalSettings) -> Plan:
                 network=network, teacher_spec=spec, teacher=teacher, teacher_info=t_info, batches=batches,
                 device=device, options=options, formats=formats, out=out, identity=identity, selection=selection,
                 warnings=notes, ground_truths=ground_truths, ensembles=ensembles,
-                ensemble_method=s.ensemble_method or "rank_sum")
+                ensemble_method=s.ensemble_method or "rank_sum", space=space.name, not_applicable=skipped)

@@ -120,13 +120,29 @@ def _read_arch_file(path: Path) -> list[str]:
     return items
 
 
-def resolve_archs(archs: Any, arch_seed: int, available: Sequence[int]) -> tuple[list[tuple[int, str]], list[str]]:
+def _single_arch(space, text: str) -> bool:
+    """Whether ``text`` spells one architecture of a space other than NB201 (e.g. an S1 code such as ``333``)."""
+    if space.name == "nb201":
+        return False
+    try:
+        space.parse_arch(text)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_archs(archs: Any, arch_seed: int, available: Sequence[int],
+                  space: Any = None) -> tuple[list[tuple[int, str]], list[str]]:
     """The architectures of a run: ``N`` sampled with ``arch_seed`` from ``available`` (the benchmark's archs),
-    ``"all"``, a sequence or comma-separated list of indices / arch strings, or the path of a file of them.
+    ``"all"``, a sequence or comma-separated list of indices / arch strings, or the path of a file of them;
+    indices and strings of ``space`` (default NB201). A number larger than the benchmark that spells an arch of
+    the space (an S1 code such as ``333``) selects that arch.
 
     Sampling takes the first N of one seeded permutation, so a larger N extends a smaller one."""
     from ..benchmarks import nb201
+    from ..benchmarks.spaces import get_space
 
+    sp = get_space(space)
     pool = sorted(int(i) for i in available)
     notes: list[str] = []
     items: list[Any] | None = None
@@ -140,14 +156,14 @@ def resolve_archs(archs: Any, arch_seed: int, available: Sequence[int]) -> tuple
         if text.lower() == "all":
             if not pool:
                 raise ValueError("--archs all: the benchmark lists no architecture")
-            return [(i, nb201.index_to_arch(i)) for i in pool], notes
-        if text.isdigit():
+            return [(i, sp.index_to_arch(i)) for i in pool], notes
+        if text.isdigit() and not (int(text) > len(pool) and _single_arch(sp, text)):
             archs = int(text)
         elif Path(text).expanduser().is_file():
             items = _read_arch_file(Path(text).expanduser())
         elif "," in text and "|" not in text:
             items = [t.strip() for t in text.split(",") if t.strip()]
-        elif text.startswith("|"):
+        elif text.startswith("|") or _single_arch(sp, text):
             items = [text]
         else:
             raise ValueError(f"bad --archs {archs!r}: give a number N (sampled from the benchmark's "
@@ -160,7 +176,7 @@ def resolve_archs(archs: Any, arch_seed: int, available: Sequence[int]) -> tuple
                              "or 'all'")
         order = np.random.default_rng(int(arch_seed)).permutation(len(pool))[:n]
         chosen = sorted(pool[i] for i in order)
-        return [(i, nb201.index_to_arch(i)) for i in chosen], notes
+        return [(i, sp.index_to_arch(i)) for i in chosen], notes
     if items is None:
         if isinstance(archs, (list, tuple)):
             items = list(archs)
@@ -168,6 +184,12 @@ def resolve_archs(archs: Any, arch_seed: int, available: Sequence[int]) -> tuple
             raise ValueError(f"bad --archs {archs!r}: give N, 'all', a list of indices / arch strings or a file")
     out: list[tuple[int, str]] = []
     for item in items:
+        if sp.name != "nb201":
+            try:
+                out.append(sp.canonical(item.strip() if isinstance(item, str) else item))
+            except ValueError as exc:
+                raise ValueError(f"bad architecture {item!r} in --archs: {exc}") from None
+            continue
         try:
             arch = nb201.parse_arch(item.strip() if isinstance(item, str) else item)
         except (ValueError, IndexError, KeyError, TypeError) as exc:

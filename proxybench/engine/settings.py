@@ -49,6 +49,7 @@ class EvalSettings:
     metrics: str | Sequence[str] | None = None  # ground truths to correlate with; None: those matching the data
     ensembles: str | Sequence[str] | None = None  # rank ensembles "A+B" added as proxies of their own
     ensemble_method: str | None = None  # None: rank_sum
+    space: str | None = None  # search space of the benchmark's archs; None: the one its metadata names
 
 
 @dataclass
@@ -76,6 +77,8 @@ class Plan:
     ground_truths: list[tuple[str, str]] = field(default_factory=list)  # (dataset, metric) pairs correlated
     ensembles: dict[str, list[str]] = field(default_factory=dict)  # name -> member proxies
     ensemble_method: str = "rank_sum"
+    space: str = "nb201"  # the search space of the archs and networks
+    not_applicable: dict[str, str] = field(default_factory=dict)  # proxy -> why it cannot run on the space
 
 # ---- small parsers ---------------------------------------------------------------------------------------------
 def _positive_int(value: Any, what: str, minimum: int = 1) -> int:

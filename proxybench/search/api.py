@@ -1,13 +1,15 @@
 """``run_search``: a training-free student search end to end (DisWOT's use case, Dong, Li & Wei, CVPR 2023).
 
-Given a teacher, find the student cell of highest fitness without training: the fitness is a proxy (DisWOT by
-default), a rank ensemble of proxies, the ground truth itself (``oracle``), or any callable; the search is
-regularized evolution or random search over NB201 cells, optionally under a parameter / FLOP budget.
+Given a teacher, find the student architecture of highest fitness without training: the fitness is a proxy (DisWOT
+by default), a rank ensemble of proxies, the ground truth itself (``oracle``), or any callable; the search is
+regularized evolution or random search over the architectures of a search space (NB201 cells by default, DisWOT's
+S1 ResNets, any registered space), optionally under a parameter / FLOP budget.
 
-The setting follows the benchmark when one is given (``benchmark=`` name or ``.pbgt`` path): its image data (a
-batch of real images, drawn with ``score_seed``), its network (C, N) and its teacher (a trained checkpoint when it
-ships one); ``teacher=``/``data=``/``network=`` override them. Each student network is built with ``score_seed``
-and scored by the engine's :func:`~proxybench.engine.score_unit`, exactly as ``proxybench eval`` scores it.
+The setting follows the benchmark when one is given (``benchmark=`` name or ``.pbgt`` path): its search space, its
+image data (a batch of real images, drawn with ``score_seed``), its network settings and its teacher (a trained
+checkpoint when it ships one); ``teacher=``/``data=``/``network=`` override them. Each student network is built
+with ``score_seed`` and scored by the engine's :func:`~proxybench.engine.score_unit`, exactly as ``proxybench eval``
+scores it.
 With a ground truth the result reports the found arch's true value, percentile and rank next to the table's best.
 """
 
@@ -40,10 +42,12 @@ from .fitness import (
     parse_fitness,
 )
 from .random_search import random_search
-from .space import Budget, SearchSpace, parse_budget
+from .space import Budget, SearchDomain, parse_budget
 
 ALGORITHMS = ("evolution", "random")
 SPACES = ("all", "table")
+"""The restrictions ``space=`` also accepts besides a registered space name: every architecture of the space, or
+only those of the ground-truth table."""
 DEFAULT_PROXY = "diswot"
 
 
@@ -94,14 +98,15 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
                algorithm: str = "evolution", budget: str | Budget | None = None,
                population: int = DEFAULT_POPULATION, sample: int = DEFAULT_SAMPLE, cycles: int = DEFAULT_CYCLES,
                seed: int = 0, score_seed: int = 0, benchmark: Any = None, metric: str | None = None,
-               space: str = "all", data: str | None = None, data_root: Any = None, batch_size: int = 64,
+               space: str = "all", table_only: bool = False, data: str | None = None, data_root: Any = None,
+               batch_size: int = 64,
                resolution: int | None = None, channels: int | None = None, num_classes: int | None = None,
                network: Mapping | str | None = None, options: Mapping | str | None = None, teacher_seed: int = 0,
                device: str = "cpu", flop_convention: str = "naslib", allow_zero_cells: bool = False,
                train_seconds_per_arch: float | None = None, fitness_name: str | None = None,
                out: Any = None, formats: str = "csv", plot: bool = True, progress: bool = False,
                argv: list[str] | None = None) -> SearchResult:
-    """Search NB201 cells for the highest fitness without training (see the module docstring).
+    """Search a space's architectures for the highest fitness without training (see the module docstring).
 
     proxy        a proxy name, ``"ens:A+B"`` (online rank-sum ensemble), ``"oracle"`` (ground truth as fitness),
                  or a callable ``fitness(arch_index) -> float``
@@ -112,7 +117,10 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     seed         the search's random draws; ``score_seed``: the input batch and every network's initialization
     benchmark    a registered name, a ``.pbgt`` path or a GroundTruth; ``None``: no ground truth
     metric       ``METRIC`` or ``DATASET/METRIC`` of the ground truth (default ``kd_acc`` if present, else the first)
-    space        ``"all"`` (15,625 cells less zero cells) or ``"table"`` (only archs of the ground truth)
+    space        a registered search space (``"nb201"``, ``"diswot-s1"``; see ``proxybench list spaces``) or
+                 ``"all"`` / ``"table"``: the benchmark's space (NB201 without a benchmark), all of it (NB201: less
+                 the zero cells) or only the archs of the ground truth
+    table_only   only the archs of the ground truth (as ``space="table"``, with a named space)
     out          a folder for trajectory/scores tables, search.json and search.png; ``"auto"``:
                  runs/search-<fitness>-<time>; ``None``: nothing written
     """
@@ -125,8 +133,21 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     from ..proxies import check_options, get_spec
 
     notes: list[str] = []
+    from ..benchmarks.spaces import get_space, list_spaces
+    from ..engine.plan import inapplicable, resolve_space
+
     algorithm = check_choice(algorithm, ALGORITHMS, "algorithm")
-    space_kind = check_choice(space, SPACES, "search space")
+    space_name = None
+    if isinstance(space, str) and space.strip().lower() in SPACES:
+        space_kind = "table" if space.strip().lower() == "table" or table_only else "all"
+    else:
+        try:
+            space_name = get_space(space).name
+        except ValueError:
+            raise ValueError(f"unknown search space {space!r}; valid: {', '.join(list_spaces())} (see 'proxybench "
+                             "list spaces'), or 'all' / 'table' (the benchmark's space, all of it or only the "
+                             "table's archs)") from None
+        space_kind = "table" if table_only else "all"
     seed, score_seed = check_int(seed, "seed", 0), check_int(score_seed, "score_seed", 0)
     teacher_seed = check_int(teacher_seed, "teacher_seed", 0)
     if algorithm == "evolution":
@@ -147,18 +168,21 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
         kind, members = parse_fitness(proxy)
 
     # benchmark and ground truth
-    gt = resolve_benchmark(benchmark) if benchmark is not None else None
+    gt = resolve_space(resolve_benchmark(benchmark), space_name) if benchmark is not None else None
     meta = gt.metadata if gt is not None else {}
+    plugin = gt.space if gt is not None else get_space(space_name)
     if gt is None and kind == "oracle":
         raise ValueError("the oracle fitness needs a ground truth: pass --benchmark NAME|PATH")
     if gt is None and space_kind == "table":
         raise ValueError("--space table needs a ground truth: pass --benchmark NAME|PATH")
-    net = resolve_network(meta, parse_key_values(network, "network setting"))
+    net = resolve_network(meta, parse_key_values(network, "network setting"), plugin)
     opts = parse_key_values(options, "proxy option")
     if opts and kind in ("proxy", "ensemble"):
         check_options(members, opts)  # unknown or ill-typed options fail before any data is loaded
     elif opts:
         raise ValueError(f"proxy options given ({', '.join(opts)}), but the {kind} fitness scores no proxy")
+    for member, why in inapplicable(members, plugin, opts).items():
+        raise ValueError(f"fitness proxy {member!r} cannot score the networks of this search: {why}")
 
     # data: a batch of real images for proxies; only the network's shape otherwise
     images = None
@@ -188,10 +212,10 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     elif metric is not None:
         raise ValueError(f"--metric {metric!r} given but no ground truth: pass --benchmark NAME|PATH")
 
-    sp = SearchSpace(budget, C=net["C"], N=net["N"], num_classes=data_spec["num_classes"],
-                     in_channels=data_spec["channels"], resolution=data_spec["resolution"],
-                     flop_convention=flop_convention, allow_zero_cells=allow_zero_cells,
-                     restrict_to=table.index if space_kind == "table" else None)
+    sp = SearchDomain(budget, space=plugin, network={k: net[k] for k in plugin.network_keys},
+                      num_classes=data_spec["num_classes"], in_channels=data_spec["channels"],
+                      resolution=data_spec["resolution"], flop_convention=flop_convention,
+                      allow_zero_cells=allow_zero_cells, restrict_to=table.index if space_kind == "table" else None)
 
     # the fitness
     teacher_info: dict = {"spec": None}
@@ -259,7 +283,7 @@ def run_search(proxy: str | Callable[[int], float] = DEFAULT_PROXY, *, teacher: 
     truth = None
     if table is not None:
         traj = report.add_truth_columns(traj, table)
-        truth = report.judge(table, best_index, best_arch)
+        truth = report.judge(table, best_index, best_arch, plugin)
         truth.update(benchmark=gt.name, dataset=gt_pair[0], metric=gt_pair[1])
     per_run = None
     if train_seconds_per_arch is not None:
@@ -327,7 +351,9 @@ def format_summary(r: SearchResult) -> str:
     sp = c["space"]
     where = f"budget {sp['budget']}, " if sp["budget"] != "none" else ""
     lines = [f"{algo}, {c['cycles']} cycles, seed {c['seed']}; fitness {c['fitness']['name']}; {where}"
-             f"{sp['valid_cells']:,} valid cells" + (" (restricted to the table)" if sp["restricted"] else "")]
+             f"{sp['valid_cells']:,} valid " + ("cells" if sp.get("space", "nb201") == "nb201" else
+                                                 f"{sp['space']} archs")
+             + (" (restricted to the table)" if sp["restricted"] else "")]
     t = r.info.get("timing", {})
     lines.append(f"scored {r.n_scored} unique archs ({t.get('cache_hits', 0)} repeats from the cache) in "
                  f"{r.search_seconds:.1f} s ({t.get('scoring_s_per_arch', math.nan):.3f} s per arch scored); "

@@ -1,5 +1,5 @@
 """Regularized (aging) evolution (Real, Aggarwal, Huang & Le, "Regularized Evolution for Image Classifier
-Architecture Search", AAAI 2019, Algorithm 1) over NB201 cells.
+Architecture Search", AAAI 2019, Algorithm 1) over the architectures of a search space (NB201 cells, S1 ResNets).
 
 ::
 
@@ -7,11 +7,12 @@ Architecture Search", AAAI 2019, Algorithm 1) over NB201 cells.
     while fewer than C archs have been proposed:
         sample   <- S members of the population drawn uniformly, with replacement
         parent   <- the sample member of highest fitness (the first drawn wins ties)
-        child    <- a valid single-edge mutant of parent                (phase "mutation"; "restart" if none)
+        child    <- a valid single-step mutant of parent                (phase "mutation"; "restart" if none)
         score child (cached per arch), append it to the population, remove the *oldest* member
 
 ``C`` counts every proposal, the initial population included, as Real et al.'s ``while len(history) < cycles``.
-Defaults P=10, S=3 are NATS-Bench's settings for REA on this space. Every random draw comes from one
+Defaults P=10, S=3 are NATS-Bench's settings for REA on NB201. A single step is the space's mutation (NB201: one
+edge's op; S1: one stage's depth). Every random draw comes from one
 ``random.Random(seed)``, so a seed fixes the trajectory (the fitness of a cell being deterministic).
 """
 
@@ -23,7 +24,7 @@ import random
 import numpy as np
 
 from .fitness import ScoreBook
-from .space import SearchSpace
+from .space import SearchDomain
 
 DEFAULT_POPULATION = 10
 DEFAULT_SAMPLE = 3
@@ -41,7 +42,7 @@ def check_evolution(population: int, sample: int, cycles: int) -> None:
                          f"population included, so it must be >= {population}")
 
 
-def regularized_evolution(space: SearchSpace, book: ScoreBook, rng: random.Random, *,
+def regularized_evolution(space: SearchDomain, book: ScoreBook, rng: random.Random, *,
                           population: int = DEFAULT_POPULATION, sample: int = DEFAULT_SAMPLE,
                           cycles: int = DEFAULT_CYCLES) -> ScoreBook:
     """Run aging evolution until ``cycles`` archs have been proposed to ``book`` (see the module docstring)."""

@@ -143,8 +143,9 @@ class OracleFitness(CallableFitness):
 
 
 class ProxyFitness(Fitness):
-    """Registered proxies scored on the NB201 network of each arch, with the engine's :func:`score_unit`
-    (network built once with ``seed``, passes shared between members). One member: its score is the fitness."""
+    """Registered proxies scored on the network of each arch (in the search space the job's network config names),
+    with the engine's :func:`score_unit` (network built once with ``seed``, passes shared between members). One
+    member: its score is the fitness."""
 
     kind = "proxy"
 
@@ -221,8 +222,8 @@ def parse_fitness(spec: str) -> tuple[str, list[str]]:
 
 
 class ScoreBook:
-    """The state of one search: each arch's evaluation (cached by official index, so an arch is scored once per
-    search) and one trajectory row per proposal.
+    """The state of one search: each arch's evaluation (cached by index, so an arch is scored once per search) and
+    one trajectory row per proposal.
 
     Every proposal is checked against the search space first: proposing an invalid cell is a bug and raises
     ``RuntimeError``. If the first ``fail_fast`` archs scored all have a non-finite fitness, the search stops
@@ -266,11 +267,12 @@ class ScoreBook:
         """Score ``index`` unless already scored, record the trajectory row, return its current fitness."""
         reason = self.space.why_invalid(index)
         if reason is not None:
-            raise RuntimeError(f"the search proposed an invalid cell {index!r}: {reason}")
+            raise RuntimeError(f"the search proposed an invalid architecture {index!r}: {reason}")
         index = int(index)
         cached = index in self.records
         if not cached:
-            ev = self.fitness.evaluate(index, index_to_arch(index))
+            space = getattr(self.space, "space", None)
+            ev = self.fitness.evaluate(index, space.index_to_arch(index) if space is not None else index_to_arch(index))
             self.records[index] = ev
             self.scoring_seconds += ev.seconds
             self._check_failures()

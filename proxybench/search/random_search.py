@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 
 from .fitness import ScoreBook
-from .space import SearchSpace
+from .space import SearchDomain
 
 
-def random_search(space: SearchSpace, book: ScoreBook, rng: random.Random, *, cycles: int = 100) -> ScoreBook:
+def random_search(space: SearchDomain, book: ScoreBook, rng: random.Random, *, cycles: int = 100) -> ScoreBook:
     """Propose ``cycles`` uniformly drawn valid cells to ``book``."""
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
         raise ValueError(f"cycles must be an integer >= 1, got {cycles!r}")

@@ -3,8 +3,8 @@
 Ground truth: one value per arch (the mean over the table's seeds) of the chosen (dataset, metric). The found
 arch's *percentile* is the percentage of the table's archs whose value is <= its value
 (``scipy.stats.percentileofscore(kind="weak")``: 100 for the table's best), its *rank* is 1 + the number of archs
-strictly better. An arch absent from the table has no true value; the report says so and names any arch of the
-table computing the same function (:func:`proxybench.nb201.canonical_key`).
+strictly better. An arch absent from the table has no true value; the report says so and, on NB201, names any arch
+of the table computing the same function (:func:`proxybench.nb201.canonical_key`).
 
 Training-based cost: a search that trains every arch it evaluates costs (unique archs evaluated) x (seconds per
 training run). Seconds per run come from the benchmark's metadata when it has them: ``protocol.epochs`` x training
@@ -68,14 +68,16 @@ def add_truth_columns(traj: pd.DataFrame, table: pd.Series) -> pd.DataFrame:
     return out
 
 
-def judge(table: pd.Series, index: int | None, arch: str | None) -> dict:
-    """The found arch against the table: value, percentile, rank, gap to the table's best (see module docs)."""
-    best_idx = int(table.idxmax())
-    from ..benchmarks.nb201 import index_to_arch
+def judge(table: pd.Series, index: int | None, arch: str | None, space: Any = None) -> dict:
+    """The found arch against the table: value, percentile, rank, gap to the table's best (see module docs).
+    ``space``: the search space of the indices (default NB201)."""
+    from ..benchmarks.spaces import get_space
 
+    sp = get_space(space)
+    best_idx = int(table.idxmax())
     out: dict[str, Any] = {
         "ground_truth": str(table.name), "n_archs": int(len(table)),
-        "table_best_index": best_idx, "table_best_arch": index_to_arch(best_idx),
+        "table_best_index": best_idx, "table_best_arch": sp.index_to_arch(best_idx),
         "table_best_value": float(table.loc[best_idx]), "table_median_value": float(table.median()),
         "found_index": index, "found_arch": arch, "in_table": index is not None and index in table.index,
     }
@@ -85,7 +87,7 @@ def judge(table: pd.Series, index: int | None, arch: str | None) -> dict:
         value = float(table.loc[index])
         out.update(value=value, percentile=float(scipy.stats.percentileofscore(table.to_numpy(), value, kind="weak")),
                    rank=int((table.to_numpy() > value).sum()) + 1, gap_to_best=float(out["table_best_value"] - value))
-    elif len(table) <= _MAX_EQUIV_SCAN:
+    elif len(table) <= _MAX_EQUIV_SCAN and sp.name == "nb201":
         from ..benchmarks.nb201 import canonical_key
 
         key = canonical_key(index)

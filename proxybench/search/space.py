@@ -1,31 +1,37 @@
-"""The search space of a student search: NB201 cells, optionally under a parameter / FLOP budget.
+"""The architectures a student search may propose: one search space (NB201 by default, or any registered plugin,
+e.g. DisWOT's S1), optionally under a parameter / FLOP budget.
 
-A cell is *valid* for a search when
+An architecture is *valid* for a search when
 
-* it satisfies the budget, with exact counts from :func:`proxybench.nb201.nb201_counts` for the network being
-  searched (C, N, classes, input channels, resolution), checked before anything is scored;
-* it is not a *zero cell* (no path of non-``none`` edges from the cell's input to its output, so the network's
-  output does not depend on its input; 341 of the 15,625 cells), unless zero cells are allowed;
+* it satisfies the budget, with exact counts from the space (:meth:`SearchSpace.counts
+  <proxybench.benchmarks.spaces.SearchSpace.counts>`; NB201: :func:`proxybench.nb201.nb201_counts`) for the network
+  being searched (the space's settings such as NB201's C and N, classes, input channels, resolution), checked before
+  anything is scored;
+* the space does not exclude it by default (NB201: a *zero cell*, no path of non-``none`` edges from the cell's input
+  to its output, so the network's output does not depend on its input; 341 of the 15,625 cells), unless such
+  architectures are allowed;
 * it is in the restriction set when one is given (e.g. the architectures of a ground-truth table).
 
-Mutation is Real et al.'s (AAAI 2019) for NB201: change the op of one edge to a different op. A mutant that is
-not valid is drawn again; drawing uniformly among the 24 single-edge mutants and re-drawing until one is valid is
-the same as drawing uniformly among the valid ones, which is what :meth:`SearchSpace.mutate` does (so it never
-loops). When a parent has no valid single-edge mutant (possible under a tight budget or a restriction set), the
-child is a uniformly drawn valid cell instead and is marked ``restart``.
+Mutation is the space's single step (:meth:`SearchSpace.neighbours`): for NB201 Real et al.'s (AAAI 2019), change
+the op of one edge to a different op (24 mutants); for S1, change one stage's depth (9 mutants). A mutant that is
+not valid is drawn again; drawing uniformly among the mutants and re-drawing until one is valid is the same as
+drawing uniformly among the valid ones, which is what :meth:`SearchDomain.mutate` does (so it never loops). When a
+parent has no valid mutant (possible under a tight budget or a restriction set), the child is a uniformly drawn
+valid architecture instead and is marked ``restart``.
 """
 
 from __future__ import annotations
 
-import functools
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..benchmarks.nb201 import FLOP_CONVENTIONS, NUM_ARCHS, NUM_EDGES, OPS, all_archs, arch_to_ops, nb201_counts
+from ..benchmarks.spaces import FLOP_CONVENTIONS, SearchSpace, get_space
+from ..benchmarks.spaces.nb201 import index_to_ops, mutants, ops_to_index, zero_cell_flags
 
 BUDGET_FORM = ("params<=X or flops<=Y (millions; a K, M or G suffix is allowed, e.g. params<=500K), several "
                "joined by ',' (e.g. 'params<=0.5,flops<=80')")
@@ -81,115 +87,99 @@ def parse_budget(text: str | Budget | None) -> Budget:
     return Budget(max_params=bounds.get("params"), max_flops=bounds.get("flops"))
 
 
-# ---- the 15,625 cells as op tuples, once per process ------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _space_arrays() -> tuple[tuple[tuple[int, ...], ...], dict[tuple[int, ...], int], np.ndarray]:
-    """(op tuple of every official index, op tuple -> index, zero-cell flags)."""
-    ops = tuple(arch_to_ops(a) for a in all_archs())
-    index = {o: i for i, o in enumerate(ops)}
-    arr = np.asarray(ops, dtype=np.int8)  # (15625, 6), edges (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)
-    live = arr != OPS.index("none")
-    n1 = live[:, 0]
-    n2 = live[:, 1] | (n1 & live[:, 2])
-    n3 = live[:, 3] | (n1 & live[:, 4]) | (n2 & live[:, 5])
-    return ops, index, ~n3
+# ---- the valid architectures of one search ---------------------------------------------------------------------
+__all__ = ["BUDGET_FORM", "Budget", "SearchDomain", "index_to_ops", "mutants", "ops_to_index", "parse_budget",
+           "zero_cell_flags"]
 
 
-def index_to_ops(index: int) -> tuple[int, ...]:
-    return _space_arrays()[0][index]
+class SearchDomain:
+    """The valid architectures of one search in ``space`` (see the module docstring).
 
+    ``network``: the space's network settings (NB201: ``C``, ``N``); the counts use them with ``num_classes``,
+    ``in_channels`` and ``resolution``. NB201's ``C=`` and ``N=`` keywords are still accepted."""
 
-def ops_to_index(ops: Sequence[int]) -> int:
-    return _space_arrays()[1][tuple(ops)]
-
-
-def zero_cell_flags() -> np.ndarray:
-    """Boolean array over official indices: True for cells whose output never depends on the input."""
-    return _space_arrays()[2]
-
-
-def mutants(ops: Sequence[int]) -> list[tuple[int, ...]]:
-    """The 24 single-edge mutants of ``ops``, in a fixed order (edge, then op)."""
-    out = []
-    for pos in range(NUM_EDGES):
-        for op in range(len(OPS)):
-            if op != ops[pos]:
-                child = list(ops)
-                child[pos] = op
-                out.append(tuple(child))
-    return out
-
-
-class SearchSpace:
-    """Valid NB201 cells for one search (see the module docstring)."""
-
-    def __init__(self, budget: Budget | str | None = None, *, C: int = 16, N: int = 5, num_classes: int = 10,
-                 in_channels: int = 3, resolution: int = 32, flop_convention: str = "naslib",
-                 allow_zero_cells: bool = False, restrict_to: Iterable[int] | None = None):
+    def __init__(self, budget: Budget | str | None = None, *, space: str | SearchSpace | None = None,
+                 network: Mapping[str, Any] | None = None, num_classes: int = 10, in_channels: int = 3,
+                 resolution: int = 32, flop_convention: str = "naslib", allow_zero_cells: bool = False,
+                 restrict_to: Iterable[int] | None = None, C: int | None = None, N: int | None = None):
         if flop_convention not in FLOP_CONVENTIONS:
             raise ValueError(f"unknown FLOP convention {flop_convention!r}; valid: {', '.join(FLOP_CONVENTIONS)}")
+        self.space = get_space(space)
+        settings = dict(network or {})
+        for key, value in (("C", C), ("N", N)):
+            if value is not None:
+                settings[key] = value
+        self.settings = self.space.check_network(settings)
         self.budget = parse_budget(budget)
-        self.network = {"C": C, "N": N, "num_classes": num_classes, "in_channels": in_channels,
+        self.network = {**self.settings, "num_classes": num_classes, "in_channels": in_channels,
                         "resolution": resolution}
         self.flop_convention = flop_convention
         self.allow_zero_cells = bool(allow_zero_cells)
-        self._counts: dict[tuple[int, ...], tuple[float, float]] = {}
-        nb201_counts(tuple([3] * NUM_EDGES), **self.network, convention=flop_convention)  # validates the config
+        self._counts: dict[Any, tuple[float, float]] = {}
+        n = self.space.num_archs
+        self.space.counts(0, **self.network, convention=flop_convention)  # validates the config
         self.restricted = restrict_to is not None
         self._restrict: frozenset[int] | None = None
         if restrict_to is not None:
             idx = sorted({int(i) for i in restrict_to})
-            bad = [i for i in idx if not 0 <= i < NUM_ARCHS]
+            bad = [i for i in idx if not 0 <= i < n]
             if bad:
-                raise ValueError(f"restriction set has arch index {bad[0]} out of range; valid: 0..{NUM_ARCHS - 1}")
+                raise ValueError(f"restriction set has arch index {bad[0]} out of range; valid: 0..{n - 1}")
             if not idx:
                 raise ValueError("the restriction set of the search space is empty")
             self._restrict = frozenset(idx)
+        self._excluded, self._excluded_reason = self.space.excluded()
         self._valid = self._compute_valid()
         self.feasible: list[int] = [int(i) for i in np.flatnonzero(self._valid)]
         if not self.feasible:
             raise ValueError(self._empty_message())
 
     # ---- counts and validity ---------------------------------------------------------------------------------
-    def _counts_of_multiset(self, multiset: tuple[int, ...]) -> tuple[float, float]:
-        hit = self._counts.get(multiset)
+    def _counts_of_key(self, key: Any) -> tuple[float, float]:
+        hit = self._counts.get(key)
         if hit is None:
-            hit = self._counts[multiset] = nb201_counts(multiset, **self.network, convention=self.flop_convention)
+            hit = self._counts[key] = self.space.counts(key, **self.network, convention=self.flop_convention)
         return hit
 
     def counts(self, arch: int | Sequence[int]) -> tuple[float, float]:
-        """(params M, FLOPs M) of the network for ``arch`` (an official index or an op tuple). Counts depend only
-        on the multiset of ops, so they are computed once per multiset (126 of them)."""
-        ops = index_to_ops(int(arch)) if not isinstance(arch, (tuple, list)) else tuple(arch)
-        return self._counts_of_multiset(tuple(sorted(ops)))
+        """(params M, FLOPs M) of the network for ``arch`` (an index, or for NB201 an op tuple). Counts are
+        computed once per :meth:`SearchSpace.count_key` (NB201: the multiset of ops, 126 of them)."""
+        if isinstance(arch, (tuple, list)):
+            arch = self.space.arch_to_index(tuple(arch))
+        return self._counts_of_key(self.space.count_key(int(arch)))
+
+    def _drop_excluded(self) -> bool:
+        return self._excluded is not None and not self.allow_zero_cells
 
     def _compute_valid(self) -> np.ndarray:
-        ops_all = _space_arrays()[0]
-        valid = np.ones(NUM_ARCHS, dtype=bool)
-        if not self.allow_zero_cells:
-            valid &= ~zero_cell_flags()
+        n = self.space.num_archs
+        valid = np.ones(n, dtype=bool)
+        if self._drop_excluded():
+            valid &= ~self._excluded
         if self._restrict is not None:
-            mask = np.zeros(NUM_ARCHS, dtype=bool)
+            mask = np.zeros(n, dtype=bool)
             mask[list(self._restrict)] = True
             valid &= mask
         if self.budget.active:
-            ok = {}
+            ok: dict[Any, bool] = {}
             for i in np.flatnonzero(valid):
-                key = tuple(sorted(ops_all[i]))
+                key = self.space.count_key(int(i))
                 if key not in ok:
-                    ok[key] = self.budget.allows(*self._counts_of_multiset(key))
+                    ok[key] = self.budget.allows(*self._counts_of_key(key))
                 valid[i] = ok[key]
         return valid
 
     def why_invalid(self, index: int) -> str | None:
-        """``None`` for a valid cell, else the reason."""
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= int(index) < NUM_ARCHS:
-            return f"{index!r} is not an official NB201 index (0..{NUM_ARCHS - 1})"
+        """``None`` for a valid architecture, else the reason."""
+        n = self.space.num_archs
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= int(index) < n:
+            kind = "an official NB201 index" if self.space.name == "nb201" else f"an index of {self.space.name}"
+            return f"{index!r} is not {kind} (0..{n - 1})"
         i = int(index)
         if self._valid[i]:
             return None
-        if not self.allow_zero_cells and zero_cell_flags()[i]:
-            return "zero cell (no path from the cell's input to its output)"
+        if self._drop_excluded() and self._excluded[i]:
+            return self._excluded_reason
         if self._restrict is not None and i not in self._restrict:
             return "not in the restriction set"
         params, flops = self.counts(i)
@@ -200,38 +190,39 @@ class SearchSpace:
 
     def _empty_message(self) -> str:
         if self.budget.active:
-            ops_all = _space_arrays()[0]
-            candidates = [i for i in range(NUM_ARCHS)
-                          if (self.allow_zero_cells or not zero_cell_flags()[i])
+            candidates = [i for i in range(self.space.num_archs)
+                          if (not self._drop_excluded() or not self._excluded[i])
                           and (self._restrict is None or i in self._restrict)]
             if candidates:
-                counts = [self.counts(ops_all[i]) for i in candidates]
-                return (f"no cell satisfies the budget {self.budget} (network C={self.network['C']}, "
-                        f"N={self.network['N']}, {self.network['num_classes']} classes, "
+                counts = [self.counts(i) for i in candidates]
+                net = ", ".join(f"{k}={v}" for k, v in self.settings.items())
+                return (f"no cell satisfies the budget {self.budget} (network {self.space.name}"
+                        f"{', ' + net if net else ''}, {self.network['num_classes']} classes, "
                         f"{self.network['resolution']}x{self.network['resolution']} input, FLOPs in the "
                         f"{self.flop_convention} convention): the smallest cell has "
                         f"{min(c[0] for c in counts):.6f} M params and {min(c[1] for c in counts):.6f} M FLOPs")
-        return "no valid cell: the restriction set holds only zero cells (pass allow_zero_cells=True to keep them)"
+        return ("no valid cell: the restriction set holds only architectures the space excludes by default "
+                f"({self._excluded_reason}; pass allow_zero_cells=True to keep them)")
 
     # ---- proposals --------------------------------------------------------------------------------------------------
     def random_index(self, rng: random.Random) -> int:
-        """A valid cell drawn uniformly."""
+        """A valid architecture drawn uniformly."""
         return self.feasible[rng.randrange(len(self.feasible))]
 
     def valid_mutants(self, index: int) -> list[int]:
-        """Official indices of the valid single-edge mutants of ``index``, in :func:`mutants` order."""
-        return [j for j in (ops_to_index(m) for m in mutants(index_to_ops(int(index)))) if self._valid[j]]
+        """Indices of the valid single-step mutants of ``index``, in the space's order."""
+        return [j for j in self.space.neighbours(int(index)) if self._valid[j]]
 
     def mutate(self, index: int, rng: random.Random) -> tuple[int, str]:
-        """A valid single-edge mutant of ``index`` drawn uniformly, and ``"mutation"``; or, when there is none, a
-        uniformly drawn valid cell and ``"restart"``."""
+        """A valid single-step mutant of ``index`` drawn uniformly, and ``"mutation"``; or, when there is none, a
+        uniformly drawn valid architecture and ``"restart"``."""
         children = self.valid_mutants(index)
         if not children:
             return self.random_index(rng), "restart"
         return children[rng.randrange(len(children))], "mutation"
 
     def describe(self) -> dict:
-        return {"budget": str(self.budget), "max_params_M": self.budget.max_params,
+        return {"space": self.space.name, "budget": str(self.budget), "max_params_M": self.budget.max_params,
                 "max_flops_M": self.budget.max_flops, "flop_convention": self.flop_convention,
                 "network": dict(self.network), "allow_zero_cells": self.allow_zero_cells,
                 "restricted": self.restricted, "valid_cells": len(self.feasible)}

@@ -14,8 +14,8 @@ The package's parts:
 
 Data sets: ``cifar10``, ``cifar100``, ``imagenet16-120`` (its ``test`` split is ``val_data``, which NB201 halves
 into its valid and test sets), ``fashion-mnist`` (Debian's ``dataset-fashion-mnist`` installs it under
-/usr/share/datasets/fashion-mnist), ``fashion-mnist-sample`` (the first 1,000 Fashion-MNIST test images, bundled as
-package data), ``synthetic`` (Gaussian noise, only when asked for by name; a :class:`SyntheticDataWarning` is
+/usr/share/datasets/fashion-mnist), ``fashion-mnist-sample`` and ``cifar100-sample`` (the first 1,000 Fashion-MNIST
+and 500 CIFAR-100 test images, bundled as package data), ``synthetic`` (Gaussian noise, only when asked for by name; a :class:`SyntheticDataWarning` is
 issued), or the path of an ``.npz`` file with ``images_nchw`` and ``labels``.
 
 Data roots: an explicit ``root`` wins; otherwise Fashion-MNIST is looked for in :data:`FASHION_MNIST_SYSTEM_DIR`
@@ -60,7 +60,10 @@ if TYPE_CHECKING:
 ENV_VAR = "PROXYBENCH_DATA"
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 """Where Debian's ``dataset-fashion-mnist`` package installs the IDX files."""
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "fashion_mnist_sample.npz"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+"""The package's data folder: the bundled samples (and benchmarks)."""
+SAMPLE_PATH = DATA_DIR / "fashion_mnist_sample.npz"
+CIFAR100_SAMPLE_PATH = DATA_DIR / "cifar100_sample.npz"
 SYNTHETIC_SIZE = REGISTRY["synthetic"].size("test")  # images per split of the ``synthetic`` data set
 SOURCES: dict[str, tuple[RemoteFile, ...]] = {s.name: s.downloads for s in REGISTRY.values() if s.downloads}
 """Where :func:`download` fetches each data set from (initially the specs' official locations and md5
@@ -250,14 +253,15 @@ def load_images(name, split: str = "test", root=None, download: bool = False) ->
                       "comparable with results on real images", SyntheticDataWarning, stacklevel=2)
         return _cached((canon, split), lambda: _synthetic(split))
     if spec.layout == "bundled":
+        full = REGISTRY[spec.sample_of]
         if split not in spec.splits:
             raise ValueError(f"{canon} holds only the {', '.join(map(repr, spec.splits))} split (the first "
-                             f"{spec.size('test'):,} Fashion-MNIST test images)")
-        if not SAMPLE_PATH.is_file():
-            raise FileNotFoundError(f"bundled sample {SAMPLE_PATH} is missing: reinstall proxybench, or rebuild it "
-                                    "with perf/make_fashion_mnist_sample.py")
-        return _cached(("sample", split, _signature([SAMPLE_PATH])),
-                       lambda: read_npz(SAMPLE_PATH, "fashion-mnist", split, name=canon))
+                             f"{spec.size('test'):,} {full.title} test images)")
+        path = SAMPLE_PATH if canon == "fashion-mnist-sample" else DATA_DIR / spec.files_for(split)[0]
+        if not path.is_file():
+            raise FileNotFoundError(f"bundled sample {path} is missing: {spec.obtain}")
+        return _cached(("sample", canon, split, _signature([path])),
+                       lambda: read_npz(path, full.name, split, name=canon))
     if root is not None and str(root).lower().endswith(".npz"):
         path = Path(root).expanduser()
         if not path.is_file():
@@ -286,7 +290,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DATASETS", "ENV_VAR", "FASHION_MNIST_SYSTEM_DIR", "IMAGE_SHAPES", "NORMALIZATION", "NUM_CLASSES", "REGISTRY",
+    "CIFAR100_SAMPLE_PATH", "DATASETS", "DATA_DIR", "ENV_VAR", "FASHION_MNIST_SYSTEM_DIR", "IMAGE_SHAPES", "NORMALIZATION", "NUM_CLASSES", "REGISTRY",
     "SAMPLE_PATH", "SOURCES", "SPLITS", "DatasetSpec", "ImageSet", "RemoteFile", "SyntheticDataWarning",
     "canonical_name", "clear_cache", "default_root", "download", "for_ground_truth", "get_dataset", "load_images",
     "make_batch", "make_batches", "read_idx", "to_tensor",

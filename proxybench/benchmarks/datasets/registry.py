@@ -50,7 +50,8 @@ class DatasetSpec:
     label_key: str | None = None
     """Key of the labels in a pickle batch or an ``.npz`` export."""
     files: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """``(split, file names)``: the files one split needs (IDX files may also be gzipped: ``name.gz``)."""
+    """``(split, file names)``: the files one split needs (IDX files may also be gzipped: ``name.gz``); for a bundled
+    sample, its ``.npz`` in the package's data folder."""
     folders: tuple[str, ...] = ()
     """Sub-folders of a data root that may hold the files (besides the root itself)."""
     npz_prefixes: tuple[str, ...] = ()
@@ -97,6 +98,7 @@ def _scaled(*values: float) -> tuple[float, ...]:
 _S3_FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 _GITHUB_FASHION = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
 _FASHION_NORM = ((0.2860,), (0.3530,))
+_CIFAR100_NORM = (_scaled(129.3, 124.1, 112.4), _scaled(68.2, 65.4, 70.4))
 # Published checksums: https://www.cs.toronto.edu/~kriz/cifar.html, https://github.com/zalandoresearch/fashion-mnist
 _SPECS = (
     DatasetSpec(
@@ -115,8 +117,7 @@ _SPECS = (
     ),
     DatasetSpec(
         name="cifar100", title="CIFAR-100", description="CIFAR-100 python pickles (cifar-100-python), fine labels",
-        num_classes=100, channels=3, resolution=32,
-        mean=_scaled(129.3, 124.1, 112.4), std=_scaled(68.2, 65.4, 70.4),
+        num_classes=100, channels=3, resolution=32, mean=_CIFAR100_NORM[0], std=_CIFAR100_NORM[1],
         split_sizes=(("train", 50_000), ("test", 10_000)), aliases=("cifar-100",),
         layout="cifar-pickle", label_key="fine_labels",
         files=(("train", ("train",)), ("test", ("test",))),
@@ -170,10 +171,20 @@ _SPECS = (
         description="first 1,000 Fashion-MNIST test images, bundled with proxybench",
         num_classes=10, channels=1, resolution=28, mean=_FASHION_NORM[0], std=_FASHION_NORM[1],
         split_sizes=(("test", 1_000),), aliases=("fashionmnist-sample", "fmnist-sample", "f-mnist-sample"),
-        layout="bundled", label_key="labels",
+        layout="bundled", label_key="labels", files=(("test", ("fashion_mnist_sample.npz",)),),
         obtain="bundled with proxybench (proxybench/benchmarks/data/fashion_mnist_sample.npz); reinstall "
                "proxybench, or rebuild it with perf/make_fashion_mnist_sample.py",
         sample_of="fashion-mnist",
+    ),
+    DatasetSpec(
+        name="cifar100-sample", title="CIFAR-100 sample",
+        description="first 500 CIFAR-100 test images (fine labels), bundled with proxybench",
+        num_classes=100, channels=3, resolution=32, mean=_CIFAR100_NORM[0], std=_CIFAR100_NORM[1],
+        split_sizes=(("test", 500),), aliases=("cifar-100-sample",),
+        layout="bundled", label_key="labels", files=(("test", ("cifar100_sample.npz",)),),
+        obtain="bundled with proxybench (proxybench/benchmarks/data/cifar100_sample.npz); reinstall proxybench, "
+               "or rebuild it with perf/make_cifar100_sample.py",
+        sample_of="cifar100",
     ),
     DatasetSpec(
         name="synthetic", title="synthetic", description="Gaussian noise; only when asked for; flagged in every report",

@@ -7,7 +7,7 @@ The package's parts:
   network);
 * :mod:`.pbgt` -- its compact file (``*.pbgt``): written atomically, read back in a few tens of milliseconds;
 * :mod:`.importers` -- one module per source: the official NAS-Bench-201 ``.pth``, NATS-Bench, DisWOT-style KD
-  JSON and generic CSV;
+  JSON, DisWOT's S1 text tables and generic CSV;
 * this module -- the registry of benchmarks: the bundled ``proxybench/benchmarks/data/<name>.pbgt`` files and the
   ones imported into ``$PROXYBENCH_HOME/benchmarks`` (default ``~/.cache/proxybench/benchmarks``), found by name.
 
@@ -34,15 +34,18 @@ if TYPE_CHECKING:
         NB201_METRICS,
         NB201_SPLITS,
         from_csv,
+        from_diswot_txt,
         from_json,
         from_nats,
         from_nb201,
         import_ground_truth,
         parse_column_name,
+        to_diswot_txt,
     )
 
 _IMPORTER_NAMES = ("IMPORTERS", "NB201_DATASETS", "NB201_HPS", "NB201_METRICS", "NB201_SPLITS", "from_csv",
-                   "from_json", "from_nats", "from_nb201", "import_ground_truth", "parse_column_name")
+                   "from_diswot_txt", "from_json", "from_nats", "from_nb201", "import_ground_truth",
+                   "parse_column_name", "to_diswot_txt")
 
 
 def __getattr__(name: str):
@@ -147,6 +150,6 @@ def register_benchmark(source: GroundTruth | str | os.PathLike, name: str | None
 __all__ = [
     "AGGREGATES", "BUNDLED_DIR", "COLUMNS", "FORMAT_NAME", "FORMAT_VERSION", "IMPORTERS", "MEAN_SEED",
     "NB201_DATASETS", "NB201_HPS", "NB201_METRICS", "NB201_SPLITS", "SUFFIX", "GroundTruth", "describe_benchmarks",
-    "from_csv", "from_json", "from_nats", "from_nb201", "import_ground_truth", "list_benchmarks", "load_benchmark",
-    "parse_column_name", "read_metadata", "register_benchmark", "user_benchmark_dir",
+    "from_csv", "from_diswot_txt", "from_json", "from_nats", "from_nb201", "import_ground_truth", "list_benchmarks", "load_benchmark",
+    "parse_column_name", "read_metadata", "register_benchmark", "to_diswot_txt", "user_benchmark_dir",
 ]
