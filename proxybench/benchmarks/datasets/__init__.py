@@ -15,8 +15,8 @@ The package's parts:
 Data sets: ``cifar10``, ``cifar100``, ``imagenet16-120`` (its ``test`` split is ``val_data``, which NB201 halves
 into its valid and test sets), ``fashion-mnist`` (Debian's ``dataset-fashion-mnist`` installs it under
 /usr/share/datasets/fashion-mnist), ``fashion-mnist-sample`` and ``cifar100-sample`` (the first 1,000 Fashion-MNIST
-and 500 CIFAR-100 test images, bundled as package data), ``synthetic`` (Gaussian noise, only when asked for by name; a :class:`SyntheticDataWarning` is
-issued), or the path of an ``.npz`` file with ``images_nchw`` and ``labels``.
+and 500 CIFAR-100 test images, bundled as package data), ``synthetic`` (Gaussian noise, only when asked for by
+name; a :class:`SyntheticDataWarning` is issued), or the path of an ``.npz`` file with ``images_nchw`` and ``labels``.
 
 Data roots: an explicit ``root`` wins; otherwise Fashion-MNIST is looked for in :data:`FASHION_MNIST_SYSTEM_DIR`
 and then in :func:`default_root`, every other data set in :func:`default_root` (``$PROXYBENCH_DATA``, or
@@ -290,7 +290,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "CIFAR100_SAMPLE_PATH", "DATASETS", "DATA_DIR", "ENV_VAR", "FASHION_MNIST_SYSTEM_DIR", "IMAGE_SHAPES", "NORMALIZATION", "NUM_CLASSES", "REGISTRY",
+    "CIFAR100_SAMPLE_PATH", "DATASETS", "DATA_DIR", "ENV_VAR", "FASHION_MNIST_SYSTEM_DIR", "IMAGE_SHAPES",
+    "NORMALIZATION", "NUM_CLASSES", "REGISTRY",
     "SAMPLE_PATH", "SOURCES", "SPLITS", "DatasetSpec", "ImageSet", "RemoteFile", "SyntheticDataWarning",
     "canonical_name", "clear_cache", "default_root", "download", "for_ground_truth", "get_dataset", "load_images",
     "make_batch", "make_batches", "read_idx", "to_tensor",

@@ -150,6 +150,7 @@ def register_benchmark(source: GroundTruth | str | os.PathLike, name: str | None
 __all__ = [
     "AGGREGATES", "BUNDLED_DIR", "COLUMNS", "FORMAT_NAME", "FORMAT_VERSION", "IMPORTERS", "MEAN_SEED",
     "NB201_DATASETS", "NB201_HPS", "NB201_METRICS", "NB201_SPLITS", "SUFFIX", "GroundTruth", "describe_benchmarks",
-    "from_csv", "from_diswot_txt", "from_json", "from_nats", "from_nb201", "import_ground_truth", "list_benchmarks", "load_benchmark",
+    "from_csv", "from_diswot_txt", "from_json", "from_nats", "from_nb201", "import_ground_truth", "list_benchmarks",
+    "load_benchmark",
     "parse_column_name", "read_metadata", "register_benchmark", "to_diswot_txt", "user_benchmark_dir",
 ]
