@@ -41,7 +41,8 @@ def metadata() -> dict:
         "space": "diswot-s1",
         "benchmark": "DisWOT S1",
         "dataset": "cifar100",
-        "data": {"dataset": "cifar100", "num_classes": 100, "resolution": 32, "channels": 3},
+        "data": {"dataset": "cifar100", "num_classes": 100, "resolution": 32, "channels": 3,
+                 "sample": "cifar100-sample"},
         "network": {"init": "default"},
         "source": {
             "repository": REPOSITORY, "commit": COMMIT, "paper": PAPER, "licence": "Apache-2.0",

@@ -58,7 +58,7 @@ def test_bundled_values_and_gain(bench):
 def test_bundled_metadata_states_provenance_and_one_run(bench):
     m = bench.metadata
     assert m["space"] == "diswot-s1" and m["data"] == {"dataset": "cifar100", "num_classes": 100, "resolution": 32,
-                                                       "channels": 3}
+                                                       "channels": 3, "sample": "cifar100-sample"}
     assert m["source"]["repository"] == "https://github.com/lliai/DisWOT-CVPR2023"
     assert m["source"]["licence"] == "Apache-2.0" and "Apache-2.0" in m["licence"]
     assert m["protocol"]["runs_per_value"] == 1 and "ONE training run" in m["protocol"]["notes"]
@@ -156,6 +156,9 @@ def test_cifar100_sample_is_bundled_and_the_default(bench):
     assert data["dataset"] == "cifar100-sample" and data["kind"] == "sample" and data["num_classes"] == 100
     full = resolve_data(bench.metadata, bench.datasets(), None, "/data", 64, False)
     assert full["dataset"] == "cifar100" and full["kind"] == "full" and "cifar100-sample" in full["selected"]
+    # NB201's CIFAR-100 benchmark keeps its default images (the full data set from the default data root)
+    nb = G.load_benchmark("nb201-cifar100")
+    assert resolve_data(nb.metadata, nb.datasets(), None, None, 64, False)["dataset"] == "cifar100"
     with pytest.raises(ValueError, match="only the 'test' split"):
         ds.load_images("cifar100-sample", "train")
 

@@ -18,7 +18,9 @@ def resolve_data(metadata: Mapping, gt_datasets: Sequence[str], data: str | None
     """The data spec of a run: the data set the batches come from, its resolution, channels and classes.
 
     The benchmark's ``metadata["data"]`` wins; what it leaves out comes from the data set registry
-    (:mod:`proxybench.benchmarks.datasets.registry`), for the benchmark's data set or the images used."""
+    (:mod:`proxybench.benchmarks.datasets.registry`), for the benchmark's data set or the images used. Without
+    ``data``, the images are the data set's bundled sample when it has one that the benchmark uses (every sample
+    marked ``default_sample``, or the one ``metadata["data"]["sample"]`` names) and no ``data_root`` is given."""
     from ..benchmarks import datasets as ds
 
     spec = metadata.get("data") if isinstance(metadata.get("data"), Mapping) else {}
@@ -32,7 +34,8 @@ def resolve_data(metadata: Mapping, gt_datasets: Sequence[str], data: str | None
             raise ValueError(f"the benchmark does not say which images its networks see (ground-truth datasets: "
                              f"{', '.join(map(str, gt_datasets))}); pass --data NAME, one of {', '.join(ds.DATASETS)}")
     bench = ds.get_dataset(bench_ds) if bench_ds is not None else None
-    sample = next((d for d in ds.REGISTRY.values() if bench is not None and d.sample_of == bench.name), None)
+    sample = next((d for d in ds.REGISTRY.values() if bench is not None and d.sample_of == bench.name
+                   and (d.default_sample or spec.get("sample") == d.name)), None)
     root = None if data_root is None else str(Path(data_root).expanduser())
     if data is None:
         if bench is None:

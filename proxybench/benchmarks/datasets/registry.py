@@ -68,6 +68,9 @@ class DatasetSpec:
     sample_of: str | None = None
     """For a bundled sample: the data set it is drawn from (the default images of that data set's benchmarks,
     replaced by the full data set when a data root is given)."""
+    default_sample: bool = True
+    """For a bundled sample: whether every benchmark on ``sample_of`` uses it by default; when False, only those
+    whose metadata names it (``metadata["data"]["sample"]``), so that older benchmarks keep their default images."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -184,7 +187,7 @@ _SPECS = (
         layout="bundled", label_key="labels", files=(("test", ("cifar100_sample.npz",)),),
         obtain="bundled with proxybench (proxybench/benchmarks/data/cifar100_sample.npz); reinstall proxybench, "
                "or rebuild it with perf/make_cifar100_sample.py",
-        sample_of="cifar100",
+        sample_of="cifar100", default_sample=False,
     ),
     DatasetSpec(
         name="synthetic", title="synthetic", description="Gaussian noise; only when asked for; flagged in every report",

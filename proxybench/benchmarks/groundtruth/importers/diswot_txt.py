@@ -93,7 +93,7 @@ def from_diswot_txt(path: str | os.PathLike, metric: str = "kd_acc", dataset: st
     authors' vanilla table is ``vanilla_acc``) and ``seed`` (default ``None``: one number per architecture, not tied
     to a named seed). Values all <= 1 are read as fractions and converted to %. The metadata names the space, so
     ``proxybench eval`` builds S1 networks for the table."""
-    from ...datasets.registry import for_ground_truth
+    from ...datasets.registry import REGISTRY, for_ground_truth
 
     for what, value in (("metric", metric), ("dataset", dataset)):
         if not isinstance(value, str) or not value.strip():
@@ -121,6 +121,9 @@ def from_diswot_txt(path: str | os.PathLike, metric: str = "kd_acc", dataset: st
     if images is not None and images.sample_of is None and images.layout != "generated":
         meta["data"] = {"dataset": images.name, "num_classes": images.num_classes, "resolution": images.resolution,
                         "channels": images.channels}
+        sample = next((d.name for d in REGISTRY.values() if d.sample_of == images.name), None)
+        if sample is not None:
+            meta["data"]["sample"] = sample
     return GroundTruth(df, meta)
 
 
