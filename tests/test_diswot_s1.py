@@ -265,3 +265,19 @@ def test_list_spaces(capsys):
     assert main(["list", "spaces"]) == 0
     text = capsys.readouterr().out
     assert "diswot-s1" in text and "nb201" in text and "15,625" in text and "'333' is ResNet-20" in text
+
+
+def test_eval_on_s1_with_a_checkpoint_teacher(tmp_path, capsys):
+    """A teacher given as a checkpoint (here a ResNet-56 for 100 classes saved by save_teacher) scores S1 students."""
+    from proxybench.distill.teachers import build_teacher, save_teacher
+
+    path = save_teacher(build_teacher("resnet56", 100, 3, seed=3), "resnet56", tmp_path / "t.pt")
+    out = tmp_path / "run"
+    rc = main(["eval", "--benchmark", BENCH, "--archs", "333,777", "--proxies", "diswot,kd,pathway_cka", "--teacher",
+               f"checkpoint:{path}", "--workers", "0", "--ci-resamples", "0", "--batch-size", "16", "--no-report",
+               "--out", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    scores = pd.read_csv(out / "scores.csv")
+    assert len(scores) == 6 and (scores["status"] == "ok").all()
+    run = json.loads((out / "run.json").read_text())
+    assert run["teacher"]["spec"] == f"checkpoint:{path}" and run["teacher"]["architecture"] == "resnet56"
