@@ -11,6 +11,23 @@ from .options import Option, at_least
 from .registry import register_proxy
 
 
+def _channel_correlation(feature: torch.Tensor, sample: int | None = None,
+                         gen: torch.Generator | None = None) -> tuple[torch.Tensor | None, float]:
+    """(the float64 Pearson correlation matrix of the channels of ``feature`` (C, ...) with NaN/inf set to 0, the
+    scale of its lambda_min); ``None`` for a feature with one observation per channel (lambda_min = 0)."""
+    c = feature.shape[0]
+    fea = feature.reshape(c, -1).double()
+    if fea.shape[1] < 2:  # one observation per channel: every correlation is NaN -> 0, so lambda_min = 0
+        return None, 1.0
+    scale = 1.0
+    if sample is not None and sample < c:
+        idx = torch.randperm(c, generator=gen)[:sample].to(fea.device)
+        fea = fea[idx]
+        scale = c / sample
+    corr = torch.corrcoef(fea).reshape(fea.shape[0], fea.shape[0])
+    return torch.where(torch.isfinite(corr), corr, torch.zeros_like(corr)), scale
+
+
 def min_corr_eigenvalue(feature: torch.Tensor, sample: int | None = None,
                         gen: torch.Generator | None = None) -> float:
     """lambda_min of the Pearson correlation matrix of the channels of one feature map (C, ...), in float64.
@@ -19,18 +36,25 @@ def min_corr_eigenvalue(feature: torch.Tensor, sample: int | None = None,
     channel has no correlation) are set to 0, as the authors' code does, before the eigen-decomposition. With
     ``sample`` (MeCo_opt), only ``sample`` randomly chosen channels enter and the result is scaled by C/sample.
     """
-    c = feature.shape[0]
-    fea = feature.reshape(c, -1).double()
-    if fea.shape[1] < 2:  # one observation per channel: every correlation is NaN -> 0, so lambda_min = 0
+    corr, scale = _channel_correlation(feature, sample, gen)
+    if corr is None:
         return 0.0
-    scale = 1.0
-    if sample is not None and sample < c:
-        idx = torch.randperm(c, generator=gen)[:sample].to(fea.device)
-        fea = fea[idx]
-        scale = c / sample
-    corr = torch.corrcoef(fea).reshape(fea.shape[0], fea.shape[0])
-    corr = torch.where(torch.isfinite(corr), corr, torch.zeros_like(corr))
     return float(torch.linalg.eigvalsh(corr)[0]) * scale
+
+
+def _min_eigenvalues(items: list[tuple[torch.Tensor | None, float]]) -> list[float]:
+    """:func:`min_corr_eigenvalue` of every (correlation, scale) item, one batched ``eigvalsh`` per matrix size
+    (LAPACK decomposes each matrix of a batch on its own, so the values are those of one call per matrix)."""
+    out = [0.0] * len(items)
+    by_size: dict[tuple, list[int]] = {}
+    for i, (corr, _) in enumerate(items):
+        if corr is not None:
+            by_size.setdefault((tuple(corr.shape), corr.device), []).append(i)
+    for idx in by_size.values():
+        lows = torch.linalg.eigvalsh(torch.stack([items[i][0] for i in idx]))[:, 0].tolist()
+        for i, low in zip(idx, lows):
+            out[i] = low * items[i][1]
+    return out
 
 
 @register_proxy("meco", groups=("default",), bn="train", options=(
@@ -60,12 +84,27 @@ def meco(ctx) -> float:
         x = ctx.inputs[:1]
     gen = ctx.generator("meco_channels")
     model = ctx.fresh_model()  # train mode
-    values: list[float] = []
+    items: list[tuple[torch.Tensor | None, float]] = []  # (correlation, scale) per module output, in call order
+    order: list[int] = []  # index into items of every hooked output
+    seen: dict[int, tuple[torch.Tensor, int, int]] = {}  # id(output) -> (output, its version, index into items)
 
     def hook(module, args, output):
-        if isinstance(output, torch.Tensor) and output.dim() >= 2:
-            values.append(min_corr_eigenvalue(output[0].detach(), sample, gen))
+        if not (isinstance(output, torch.Tensor) and output.dim() >= 2):
+            return
+        # a container returns its last child's output tensor itself: without channel sampling (no random draw)
+        # its correlation is the same, so it is computed once and counted once per module, as the authors do
+        random = sample is not None and sample < output.shape[1]
+        hit = None if random else seen.get(id(output))
+        if hit is not None and hit[0] is output and hit[1] == output._version:
+            order.append(hit[2])
+            return
+        items.append(_channel_correlation(output[0].detach(), sample, gen))
+        if not random:
+            seen[id(output)] = (output, output._version, len(items) - 1)
+        order.append(len(items) - 1)
 
     with forward_hooks((m, hook) for m in model.modules()), torch.no_grad():
         model(x)
-    return float(sum(v for v in values if not math.isnan(v)))
+    seen.clear()
+    values = _min_eigenvalues(items)
+    return float(sum(values[i] for i in order if not math.isnan(values[i])))

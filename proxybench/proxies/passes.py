@@ -14,6 +14,10 @@ so the passes never disturb one another and their order does not matter:
 ``input_jacobian``   d(sum of logits)/d(input) (jacov, epe_nas);
 ``relu_kernel``      the NASWOT kernel of the binary ReLU codes recorded during the forward (nwot).
 
+The same forward also serves the KD-aware proxies: when the network's ``forward`` goes through its
+``forward_features`` (NB201 networks and proxybench's CIFAR ResNets do), the feature dict of that very call is kept
+(``TrainForward.features``) and the ``kd_student_features`` pass reads it instead of running the student again.
+
 Scoring all of them together therefore costs one copy, one forward and the backward passes that are asked for,
 and every proxy gets exactly the number it gets alone (the forward is the same whatever is asked for).
 """
@@ -41,7 +45,10 @@ class TrainForward:
 
     ``inputs``: the leaf copy of the batch (``requires_grad``); ``logits``: the output (with graph);
     ``layers``: (name, module) of every conv/linear layer; ``acts[i]``: that layer's outputs, one per call
-    (with graph); ``relu_codes``: ``(input > 0)`` of every ReLU call, flattened to (B, D) bool tensors.
+    (with graph); ``relu_codes``: ``(input > 0)`` flattened to (B, D) bool tensors, one per distinct ReLU input
+    (a tensor feeding several ReLUs, as a cell node feeding several edges does, is coded once) and
+    ``relu_counts[j]``: how many ReLU calls took that input; ``features``: the dict ``forward_features`` returned
+    inside this forward (its ``logits`` is ``logits``), or None when ``forward`` does not go through it.
     """
 
     model: nn.Module
@@ -50,6 +57,8 @@ class TrainForward:
     layers: list
     acts: list
     relu_codes: list
+    relu_counts: list
+    features: dict | None = None
 
 
 @register_pass("train_forward", bn="train")
@@ -58,6 +67,8 @@ def train_forward(ctx: ProxyContext) -> TrainForward:
     layers = weighted_layers(model)
     acts: list[list[torch.Tensor]] = [[] for _ in layers]
     codes: list[torch.Tensor] = []
+    counts: list[int] = []
+    coded: dict[int, tuple[torch.Tensor, int, int]] = {}  # id(input) -> (input, its version, index in codes)
 
     def keep_output(i):
         def hook(module, inputs, output):
@@ -66,17 +77,41 @@ def train_forward(ctx: ProxyContext) -> TrainForward:
 
     def keep_code(module, inputs, output):
         x = inputs[0]
+        seen = coded.get(id(x))
+        if seen is not None and seen[0] is x and seen[1] == x._version:
+            counts[seen[2]] += 1
+            return
+        coded[id(x)] = (x, x._version, len(codes))  # holds x, so its id is not reused during the forward
         codes.append((x.detach() > 0).reshape(x.shape[0], -1))
+        counts.append(1)
+
+    features: list[dict] = []
+    own = getattr(model, "forward_features", None)
+    if callable(own):
+        def keep_features(*args, **kwargs):
+            out = own(*args, **kwargs)
+            features.append(out)
+            return out
 
     hooks = [(m, keep_output(i)) for i, (_, m) in enumerate(layers)]
     hooks += [(m, keep_code) for m in model.modules() if isinstance(m, RELU_TYPES)]
     x = ctx.inputs.detach().clone().requires_grad_(True)
-    with forward_hooks(hooks):
-        logits = model(x)
+    if callable(own):
+        model.forward_features = keep_features  # an instance attribute on the copy, removed below
+    try:
+        with forward_hooks(hooks):
+            logits = model(x)
+    finally:
+        if callable(own):
+            del model.forward_features
+    coded.clear()
     if not torch.is_tensor(logits) or logits.dim() != 2:
         raise ProxyError(f"the model must return logits of shape (batch, classes), got "
                          f"{getattr(logits, 'shape', type(logits).__name__)}")
-    return TrainForward(model, x, logits, layers, acts, codes)
+    feats = features[0] if len(features) == 1 and isinstance(features[0], dict) else None
+    if feats is not None and feats.get("logits") is not logits:
+        feats = None  # forward_features ran, but the output is not its logits: not this forward's features
+    return TrainForward(model, x, logits, layers, acts, codes, counts, feats)
 
 
 @dataclass
@@ -181,16 +216,18 @@ def input_jacobian(ctx: ProxyContext) -> InputJacobian:
 def relu_kernel(ctx: ProxyContext) -> torch.Tensor:
     """K[i, j] = number of ReLU units (over every ReLU call) on which images i and j have the same binary code,
     i.e. sum over ReLUs of c c^T + (1 - c)(1 - c)^T; float64 (B, B). Computed as (D + s s^T) / 2 with s = 2c - 1,
-    which is exact: the entries are integers."""
+    once per distinct ReLU input times the number of ReLUs it feeds, which is exact: every term is an integer
+    (below 2**53), so neither the grouping nor the order of the sums changes K."""
     fw: TrainForward = ctx.pass_("train_forward")
     if not fw.relu_codes:
         raise ProxyError("the NASWOT kernel needs ReLU modules (nn.ReLU, nn.ReLU6, nn.LeakyReLU); the model has "
                          "none")
     b = fw.relu_codes[0].shape[0]
     k = torch.zeros(b, b, dtype=torch.float64, device=fw.relu_codes[0].device)
-    for c in fw.relu_codes:
+    for c, n in zip(fw.relu_codes, fw.relu_counts):
         d = c.shape[1]
         dtype = torch.float32 if d < 2**24 else torch.float64  # float32 sums of +-1 are exact below 2**24
         s = c.to(dtype) * 2 - 1
-        k += (d + (s @ s.T).to(torch.float64)) / 2
+        term = (d + (s @ s.T).to(torch.float64)) / 2
+        k += term if n == 1 else term * n
     return k

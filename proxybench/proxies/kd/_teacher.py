@@ -14,7 +14,9 @@ ResNets from blowing up. Ensemble members are resolved one by one. The teacher i
 pass runs on a deep copy (train-mode BN would update the running statistics); an eval-mode pass runs the teacher
 itself under ``torch.no_grad`` and restores every module's training flag.
 
-The student runs in train mode (batch statistics) on ``ctx.fresh_model()``, as every standard proxy does.
+The student runs in train mode (batch statistics), as every standard proxy does: its features are those of the
+shared ``train_forward`` pass (:mod:`proxybench.proxies.passes`) when its ``forward`` goes through
+``forward_features``, else those of a forward of ``ctx.fresh_model()``.
 
 Both passes return ``forward_features`` dicts, detached, plus ``head_grad`` (the cross-entropy gradient of the
 classifier weights, for DisWOT's semantic term) when labels are given. An ensemble teacher gives
@@ -134,6 +136,10 @@ def _features(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None
                          "features (stage1..3, pre_pool, pooled, logits); NB201 networks and proxybench teachers do")
     with torch.no_grad():
         raw = net.forward_features(inputs)
+    return _detached_features(raw, targets, who)
+
+
+def _detached_features(raw: dict, targets: torch.Tensor | None, who: str) -> dict[str, Any]:
     feats = {k: v.detach() for k, v in raw.items() if torch.is_tensor(v) and k != "stem"}  # no distiller uses stem
     for key in ("pooled", "logits"):
         if key not in feats:
@@ -208,7 +214,16 @@ def _teacher_features(ctx: ProxyContext) -> dict[str, Any]:
 
 @register_pass("kd_student_features", bn="train")
 def student_features(ctx: ProxyContext) -> dict[str, Any]:
-    """The student's features on the first batch: a fresh copy in train mode (batch statistics)."""
+    """The student's features on the first batch, network in train mode (batch statistics): those the shared
+    ``train_forward`` pass kept (one forward serves the standard and the KD-aware proxies; the values are those
+    of a forward of its own), or, for a network whose ``forward`` does not go through ``forward_features``, a
+    forward of a fresh copy."""
+    try:
+        fw = ctx.pass_("train_forward")
+    except ProxyError:  # e.g. a forward that does not return (batch, classes) logits: features of its own below
+        fw = None
+    if fw is not None and fw.features is not None:
+        return _detached_features(fw.features, ctx.targets, "student")
     model = ctx.fresh_model()
     return _features(model, ctx.inputs, ctx.targets, "student")
 
