@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 
 import pytest
 import torch
@@ -232,3 +233,16 @@ def test_meco_equals_the_per_module_reference(arch):
     ctx = make_context(model, x, None, meco_channels=3)
     gen = ctx.generator("meco_channels")
     assert proxybench.score("meco", model, x, meco_channels=3) == meco_reference(model, x[:1], 3, gen)
+
+
+def test_pass_cpu_seconds_are_each_passs_own_work():
+    model = nb201.build_network(4321, C=8, N=1, seed=0)
+    x, y = batch(8)
+    ctx = make_context(model, x, y)
+    c0 = time.thread_time()
+    ctx.pass_("grasp_hvp")  # asks for ce_backward, which asks for train_forward
+    total = time.thread_time() - c0
+    assert set(ctx.pass_cpu_seconds) == set(ctx.pass_seconds) == {"train_forward", "ce_backward", "grasp_hvp"}
+    assert all(v >= 0 for v in ctx.pass_cpu_seconds.values())
+    assert sum(ctx.pass_cpu_seconds.values()) <= total + 1e-6  # nested passes are not counted twice
+    assert ctx.pass_seconds["grasp_hvp"] >= ctx.pass_seconds["ce_backward"] >= ctx.pass_seconds["train_forward"]

@@ -185,7 +185,9 @@ class ProxyContext:
         self._num_classes = num_classes
         self._cache: dict[str, Any] = {}
         self._frames: list[_Frame] = []
-        self.pass_seconds: dict[str, float] = {}
+        self.pass_seconds: dict[str, float] = {}  # wall seconds per pass, the passes it asked for included
+        self.pass_cpu_seconds: dict[str, float] = {}  # CPU seconds of this thread per pass, its own work only
+        self._nested_cpu: list[float] = []
         self.current_proxy: str | None = None  # set by the engine while a proxy runs
         self.nan_reasons: dict[str, str] = {}
 
@@ -269,13 +271,19 @@ class ProxyContext:
         if name not in self._cache:
             options = spec.parse_options(self.given_options)
             self._frames.append(_Frame("pass", name, spec.bn, spec.gradients, options))
-            t0 = time.perf_counter()
+            self._nested_cpu.append(0.0)
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 with torch.enable_grad():  # a shared result must not depend on who asked first
                     self._cache[name] = spec.fn(self)
             finally:
                 self._frames.pop()
+                cpu = time.thread_time() - c0
+                nested = self._nested_cpu.pop()
+                if self._nested_cpu:
+                    self._nested_cpu[-1] += cpu
             self.pass_seconds[name] = time.perf_counter() - t0
+            self.pass_cpu_seconds[name] = cpu - nested
         return self._cache[name]
 
     def nonfinite(self, reason: str, value: float = float("nan")) -> float:
