@@ -233,6 +233,11 @@ def test_eval_reads_a_table_without_space_as_the_given_space(tmp_path):
     path = plain.save(tmp_path / "plain.pbgt")
     df = evaluate(str(path), proxies="params", space="diswot-s1", data="cifar100-sample", batch_size=8)
     assert sorted(df["arch"].astype(str)) == ["111", "333", "777"]
+    wide = G.GroundTruth(pd.DataFrame({"arch_index": [0, 64, 900], "dataset": "cifar100", "metric": "kd_acc",
+                                       "value": [60.0, 70.0, 74.0]}), {"name": "wide"}).save(tmp_path / "wide.pbgt")
+    with pytest.raises(ValueError, match=r"not a table of diswot-s1 architectures: arch_index 64, 900 out of range; "
+                                         r"valid: 0\.\.63"):
+        evaluate(str(wide), proxies="params", space="diswot-s1", data="cifar100-sample")
 
 
 def test_search_on_s1(tmp_path, capsys):

@@ -127,13 +127,14 @@ def resolve_space(gt, space: Any = None):
         return gt
     if sp.name == gt.space.name:
         return gt
-    try:
-        out = GroundTruth(gt.ground_truth.drop(columns=["arch"]), {**gt.metadata, "space": sp.name})
-    except ValueError as exc:
-        raise ValueError(f"the benchmark {gt.name or gt.path!s} is not a table of {sp.name} architectures: {exc}") \
-            from None
-    out.path = gt.path
-    return out
+    table = gt.ground_truth.copy()
+    idx = table["arch_index"].to_numpy()
+    bad = sorted({int(i) for i in idx if not 0 <= int(i) < sp.num_archs})
+    if bad:
+        raise ValueError(f"the benchmark {gt.name or gt.path!s} is not a table of {sp.name} architectures: arch_index "
+                         f"{', '.join(map(str, bad[:5]))} out of range; valid: 0..{sp.num_archs - 1}")
+    table["arch"] = [sp.index_to_arch(int(i)) for i in idx]  # the rows were validated when the table was read
+    return GroundTruth._trusted(table, {**gt.metadata, "space": sp.name}, gt.path)
 
 
 def inapplicable(proxies: Sequence[str], space: Any, options: Mapping | None = None) -> dict[str, str]:
