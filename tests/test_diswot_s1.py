@@ -191,10 +191,11 @@ def test_eval_on_s1_writes_the_report_and_says_why_a_proxy_cannot_run(tmp_path, 
     rc = main(["eval", "--benchmark", BENCH, "--archs", "111,333,777,713", "--proxies",
                "synflow,params,diswot,aznas_trainability,linear_regions", "--teacher", "resnet56", "--workers", "0",
                "--ci-resamples", "20", "--batch-size", "16", "--out", str(out), "--quiet"])
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert rc == 0
     assert "search space diswot-s1" in text and "cifar100-sample (bundled sample" in text
-    assert "linear_regions: not applicable to search space 'diswot-s1'" in text
+    assert "proxy linear_regions is not scored: not applicable to search space 'diswot-s1'" in captured.err
     scores = pd.read_csv(out / "scores.csv")
     assert set(scores["arch"].astype(str)) == {"111", "333", "777", "713"}
     lr = scores[scores["proxy"] == "linear_regions"]

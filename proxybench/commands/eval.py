@@ -157,8 +157,6 @@ def run(args) -> int:
     if plan.data.get("synthetic"):
         print("WARNING: synthetic (Gaussian noise) inputs: these correlations are not comparable with results on "
               "real images")
-    for proxy, why in plan.not_applicable.items():
-        print(f"{proxy}: {why} (stored with status error)")
     print(format_correlations(result.correlations, result.scores, result.noise_ceiling))
     kd_text = format_kd_vs_vanilla(result.kd_vs_vanilla)
     if kd_text:
