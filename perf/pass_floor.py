@@ -112,6 +112,11 @@ class _Contexts:
 
         proxies.make_context = capture
 
+    def close(self) -> None:
+        """Put ``make_context`` back and forget the contexts (each holds its network's autograd graph)."""
+        self._module.make_context = self._real
+        self.made.clear()
+
     def pass_cpu(self) -> dict[str, float]:
         """CPU seconds per pass (each pass's own work) of the contexts made since the last call."""
         out: dict[str, float] = {}
@@ -146,21 +151,24 @@ def stage_floor(n_cells: int) -> dict:
                 "pass_cpu": contexts.pass_cpu()}
 
     order = ["floor", "default", "default_teacher_free", "standard"]
-    for what in order:  # untimed warm-up cell
-        run(what, *chosen[0])
-    load_before = load()
-    rows = []
-    for k, (idx, arch) in enumerate(chosen[1:]):
-        row = {"arch_index": idx, "arch": arch}
-        rot = order[k % len(order):] + order[:k % len(order)]
-        for what in rot:
-            row[what] = run(what, idx, arch)
-        f = row["floor"]
-        print(f"  cell {idx}: floor {sum(f.values()) * 1000:.0f} ms (build {f['build'] * 1000:.0f}, forward "
-              f"{f['forward'] * 1000:.0f}, fwd+bwd {f['forward+backward'] * 1000:.0f}); default "
-              f"{row['default']['cpu'] * 1000:.0f}, teacher-free {row['default_teacher_free']['cpu'] * 1000:.0f}, "
-              f"standard {row['standard']['cpu'] * 1000:.0f} CPU ms", flush=True)
-        rows.append(row)
+    try:
+        for what in order:  # untimed warm-up cell
+            run(what, *chosen[0])
+        load_before = load()
+        rows = []
+        for k, (idx, arch) in enumerate(chosen[1:]):
+            row = {"arch_index": idx, "arch": arch}
+            rot = order[k % len(order):] + order[:k % len(order)]
+            for what in rot:
+                row[what] = run(what, idx, arch)
+            f = row["floor"]
+            print(f"  cell {idx}: floor {sum(f.values()) * 1000:.0f} ms (build {f['build'] * 1000:.0f}, forward "
+                  f"{f['forward'] * 1000:.0f}, fwd+bwd {f['forward+backward'] * 1000:.0f}); default "
+                  f"{row['default']['cpu'] * 1000:.0f}, teacher-free {row['default_teacher_free']['cpu'] * 1000:.0f}"
+                  f", standard {row['standard']['cpu'] * 1000:.0f} CPU ms", flush=True)
+            rows.append(row)
+    finally:
+        contexts.close()
     return {"cells": len(rows), "load_before": load_before, "load_after": load(), "threads": 1,
             "groups": {k: list(v) for k, v in groups.items()}, "rows": rows,
             "data": {k: job.batches[0][0][0].shape[i] for i, k in enumerate(("batch", "channels", "h", "w"))}}
@@ -196,7 +204,7 @@ def cifar10_batch(batch: int = 64, seed: int = 0):
     return (x - mean) / std, torch.tensor(z["labels"][idx], dtype=torch.long)
 
 
-def stage_zcnas(n_cells: int, source: Path) -> dict:
+def stage_zcnas(n_cells: int, source: Path, without_grasp: bool = True) -> dict:
     import warnings
 
     import torch
@@ -218,20 +226,23 @@ def stage_zcnas(n_cells: int, source: Path) -> dict:
 
         ours = tuple(ZC_TO_PROXYBENCH.get(m, m) for m in ZC_MEASURES)
 
-        def run_zc(model):
+        def run_zc(model, measures=ZC_MEASURES):
             t0 = time.process_time()
             vals = predictive.find_measures(model, OneBatch(), ("random", 1, 10), torch.device("cpu"),
-                                            measure_names=list(ZC_MEASURES))
+                                            measure_names=list(measures))
             return time.process_time() - t0, {ZC_TO_PROXYBENCH.get(k, k): float(v) for k, v in vals.items()}
 
         passes = []
 
-        def run_pb(model, arch):
+        def run_pb(model, arch, names=ours):
             ctx = make_context(model, x, y, arch=arch)
             t0 = time.process_time()
-            res = score_many(ours, ctx)
+            res = score_many(names, ctx)
             passes.append(dict(getattr(ctx, "pass_cpu_seconds", {})))
             return time.process_time() - t0, {r.proxy: r.score for r in res}
+
+        six_zc = tuple(m for m in ZC_MEASURES if m != "grasp")
+        six_pb = tuple(m for m in ours if m != "grasp")
 
         indices = nb201.sample_indices(n_cells + 1, seed=0)
         arch0 = nb201.index_to_arch(indices[0])
@@ -248,8 +259,16 @@ def stage_zcnas(n_cells: int, source: Path) -> dict:
             else:
                 pb_s, pb_v = run_pb(nb201.build_network(arch, seed=0), arch)
                 zc_s, zc_v = run_zc(nb201.build_network(arch, seed=0))
-            rows.append({"arch_index": idx, "zc_s": zc_s, "pb_s": pb_s, "zc": zc_v, "pb": pb_v,
-                         "pb_pass_cpu": passes[-1]})
+            row = {"arch_index": idx, "zc_s": zc_s, "pb_s": pb_s, "zc": zc_v, "pb": pb_v,
+                   "pb_pass_cpu": passes[-1]}
+            if without_grasp:  # the same without grasp, whose Hessian-gradient product both sides compute once
+                if k % 2 == 0:
+                    row["zc6_s"] = run_zc(nb201.build_network(arch, seed=0), six_zc)[0]
+                    row["pb6_s"] = run_pb(nb201.build_network(arch, seed=0), arch, six_pb)[0]
+                else:
+                    row["pb6_s"] = run_pb(nb201.build_network(arch, seed=0), arch, six_pb)[0]
+                    row["zc6_s"] = run_zc(nb201.build_network(arch, seed=0), six_zc)[0]
+            rows.append(row)
             print(f"  cell {idx}: zero-cost-nas {zc_s:.2f} CPU s, proxybench {pb_s:.2f} ({zc_s / pb_s:.2f}x)",
                   flush=True)
         sys.path.pop(0)
@@ -327,6 +346,11 @@ def report(m: dict) -> str:
         lines.append("proxybench, CPU s per shared pass (its own work, median): "
                      + ", ".join(f"{k} {v:.3f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
                      + f"; everything else {med(pb) - sum(per.values()):.3f}")
+        if all("zc6_s" in r for r in rows):
+            zc6, pb6 = [r["zc6_s"] for r in rows], [r["pb6_s"] for r in rows]
+            lines.append(f"without grasp (the other 6, the same cells, interleaved): zero-cost-nas median "
+                         f"{med(zc6):.3f} CPU s, proxybench {med(pb6):.3f}: {med(zc6) / med(pb6):.2f}x (medians), "
+                         f"{sum(zc6) / sum(pb6):.2f}x (totals)")
         if "grasp_hvp" in per:
             lines.append(f"bounds: zero-cost-nas / (proxybench's shared passes alone) = "
                          f"{med(zc) / sum(per.values()):.2f}x; zero-cost-nas / (GraSP's Hessian-gradient product "
@@ -347,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zc-cells", type=int, default=30, help="cells of the zcnas stage (default 30)")
     ap.add_argument("--zero-cost-nas", type=Path, default=MIRROR,
                     help="a zero-cost-nas checkout or its git directory (default: %(default)s)")
+    ap.add_argument("--no-six", action="store_true",
+                    help="zcnas: skip the second comparison without grasp (the other 6 measures)")
     ap.add_argument("--json", type=Path, default=RESULTS / "pass_floor.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "pass_floor.txt")
     args = ap.parse_args(argv)
@@ -364,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         elif stage == "zcnas":
             if not args.zero_cost_nas.exists():
                 ap.error(f"--zero-cost-nas {args.zero_cost_nas} does not exist")
-            measured["zcnas"] = stage_zcnas(args.zc_cells, args.zero_cost_nas)
+            measured["zcnas"] = stage_zcnas(args.zc_cells, args.zero_cost_nas, not args.no_six)
         else:
             with tempfile.TemporaryDirectory(prefix="proxybench-pass-floor-") as tmp:
                 measured["default_eval"] = stage_default(Path(tmp))
