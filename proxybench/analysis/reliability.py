@@ -90,10 +90,9 @@ class ICCStatistic:
         self.n = int(keep.sum())
 
     def __call__(self, idx: np.ndarray, axis: int = -1) -> np.ndarray:
-        idx = np.atleast_2d(np.asarray(idx))
-        w = np.zeros((idx.shape[0], self.n))
-        np.add.at(w, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.ravel()), 1.0)
-        return _icc_from_weights(w, self.k, self.mean, self.ssw)[0]
+        from .bootstrap import _counts
+
+        return _icc_from_weights(_counts(np.atleast_2d(np.asarray(idx)), self.n), self.k, self.mean, self.ssw)[0]
 
 
 def icc1_ci(values: np.ndarray, *, n_resamples: int = 1000, method: str = "percentile",

@@ -29,7 +29,6 @@ networks at hand).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .distiller_base import KDBatch, TrainingDistiller, register_distiller
 from .losses import kd_loss, labelled_ce

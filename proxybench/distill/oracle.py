@@ -9,7 +9,6 @@ at least two members. Option (``distiller_options``): ``fallback`` for samples n
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .distiller_base import KDBatch, TrainingDistiller, register_distiller
 from .losses import ORACLE_FALLBACKS, labelled_ce, oracle_kd_loss
